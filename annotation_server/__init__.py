@@ -1,0 +1,1 @@
+"""The annotation web server (FastAPI). Built in its own issue; see docs/index.md."""

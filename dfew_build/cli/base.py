@@ -1,0 +1,69 @@
+"""What every command shares: the group class that turns library errors into click errors,
+the workspace lookup, and output helpers. Only click is imported at start-up."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+class DfewGroup(click.Group):
+    """A click group that shows library errors as one clear line, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from dfew_build.errors import DfewError
+
+        try:
+            return super().invoke(ctx)
+        except DfewError as exc:
+            raise click.ClickException(str(exc)) from None
+        except click.exceptions.Exit:
+            raise
+        except Exception as exc:  # database outages surface as SQLAlchemy errors
+            if type(exc).__module__.startswith("sqlalchemy") and not _is_bug(exc):
+                raise click.ClickException(
+                    f"database error: {getattr(exc, 'orig', exc)}; check that the database "
+                    "named by DFEW_DATABASE_URL or dfew.toml is reachable") from None
+            raise
+
+
+def _is_bug(exc: Exception) -> bool:
+    from sqlalchemy.exc import OperationalError
+
+    return not isinstance(exc, OperationalError)
+
+
+class CliState:
+    def __init__(self, workspace: str | None):
+        self.workspace_option = workspace
+        self._workspace = None
+
+    def workspace(self):
+        """The workspace named by -w/DFEW_WORKSPACE or found from the current folder."""
+        if self._workspace is None:
+            from dfew_build.workspace import open_workspace
+
+            self._workspace = open_workspace(self.workspace_option)
+        return self._workspace
+
+
+pass_state = click.make_pass_decorator(CliState)
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def show_progress() -> bool:
+    """Progress bars go to stderr, and only when a person is watching it."""
+    return sys.stderr.isatty()
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)

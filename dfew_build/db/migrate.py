@@ -1,0 +1,74 @@
+"""Alembic glue: the schema is created and changed only by the migrations in migrations/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from dfew_build.db.session import redact_url
+from dfew_build.errors import DatabaseError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def alembic_config(url: str):
+    from alembic.config import Config
+
+    if not (MIGRATIONS_DIR / "env.py").is_file():
+        raise DatabaseError(
+            f"the Alembic migrations were not found at {MIGRATIONS_DIR}; install dfew-build "
+            "from a source checkout with: pip install -e .")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    # '%' is ConfigParser interpolation syntax; URLs may contain it (encoded passwords).
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def head_revision(url: str) -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    try:
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"cannot read the database {redact_url(str(engine.url))}: {exc.__class__.__name__}: "
+            f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip()}") from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(
+            f"migrating {redact_url(str(engine.url))} to {revision} failed: {exc}") from None
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def ensure_current(engine: Engine) -> None:
+    """Bring the database to the newest revision if it is behind (a no-op when current)."""
+    if current_revision(engine) != head_revision(str(engine.url)):
+        upgrade(engine)

@@ -1,0 +1,196 @@
+"""The data model of DESIGN.md §3.
+
+Enumerated columns are strings with CHECK constraints (portable across SQLite and
+PostgreSQL, and cheap to extend in a migration). Constraint names follow one convention
+so Alembic's batch mode can recreate SQLite tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, BigInteger, Boolean, CheckConstraint, DateTime, Float,
+                        ForeignKey, ForeignKeyConstraint, Integer, MetaData, SmallInteger,
+                        String, Text, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MOVIE_STATUSES = ("ok", "rejected")
+PERSON_ROLES = ("annotator", "extractor", "admin")
+CLIP_SOURCES = ("manual", "proposed", "imported")
+CLIP_STATUSES = ("candidate", "accepted", "rejected")
+ASSIGNMENT_SOURCES = ("assigned", "imported")
+FACE_STATUSES = ("kept", "dropped_low_face_rate", "failed")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Movie(Base):
+    __tablename__ = "movie"
+    __table_args__ = (CheckConstraint(_one_of("status", MOVIE_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    # Sampled content fingerprint (see dfew_build.media.fingerprint), not a full-file hash.
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[Optional[str]] = mapped_column(Text)
+    year: Mapped[Optional[int]] = mapped_column(Integer)
+    genre: Mapped[Optional[str]] = mapped_column(Text)
+    country: Mapped[Optional[str]] = mapped_column(Text)
+    duration_s: Mapped[Optional[float]] = mapped_column(Float)
+    fps: Mapped[Optional[float]] = mapped_column(Float)
+    frame_count: Mapped[Optional[int]] = mapped_column(Integer)
+    width: Mapped[Optional[int]] = mapped_column(Integer)
+    height: Mapped[Optional[int]] = mapped_column(Integer)
+    codec: Mapped[Optional[str]] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    clips: Mapped[list["Clip"]] = relationship(back_populates="movie")
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (CheckConstraint(_one_of("role", PERSON_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    # Only a hash of the login token is ever stored.
+    token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Clip(Base):
+    __tablename__ = "clip"
+    __table_args__ = (
+        CheckConstraint(_one_of("source", CLIP_SOURCES), name="source"),
+        CheckConstraint(_one_of("status", CLIP_STATUSES), name="status"),
+        CheckConstraint("intended_emotion BETWEEN 1 AND 7", name="intended_emotion"),
+        CheckConstraint("end_s > start_s", name="span"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL for clips imported from a release that ships no movies.
+    movie_id: Mapped[Optional[int]] = mapped_column(ForeignKey("movie.id"), index=True)
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    path: Mapped[Optional[str]] = mapped_column(Text)  # set once the clip is cut
+    sha256: Mapped[Optional[str]] = mapped_column(String(64))
+    extractor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("person.id"), index=True)
+    # The extractor's claim; never shown to annotators.
+    intended_emotion: Mapped[Optional[int]] = mapped_column(SmallInteger)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    status: Mapped[str] = mapped_column(String(16), default="accepted")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    movie: Mapped[Optional[Movie]] = relationship(back_populates="clips")
+    extractor: Mapped[Optional[Person]] = relationship()
+
+
+class Assignment(Base):
+    __tablename__ = "assignment"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "annotator_id"),
+        CheckConstraint(_one_of("source", ASSIGNMENT_SOURCES), name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="assigned")
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Vote(Base):
+    __tablename__ = "vote"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "annotator_id"),
+        # A vote exists only for an assignment: the database enforces it.
+        ForeignKeyConstraint(["clip_id", "annotator_id"],
+                             ["assignment.clip_id", "assignment.annotator_id"]),
+        CheckConstraint("emotion BETWEEN 1 AND 7", name="emotion"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(index=True)
+    annotator_id: Mapped[int] = mapped_column(index=True)
+    emotion: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+
+class FaceTrack(Base):
+    """The preprocessing result of one clip: the protagonist's face track and what was kept."""
+
+    __tablename__ = "face_track"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "detector"),
+        CheckConstraint(_one_of("status", FACE_STATUSES), name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), index=True)
+    detector: Mapped[str] = mapped_column(String(32))
+    frames_total: Mapped[int] = mapped_column(Integer, default=0)
+    frames_with_face: Mapped[int] = mapped_column(Integer, default=0)
+    face_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    storage: Mapped[Optional[str]] = mapped_column(Text)  # aligned-frames folder, workspace-relative
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Fold(Base):
+    __tablename__ = "fold"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "scheme"),
+        CheckConstraint("fold >= 1", name="fold"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(64), index=True)
+    fold: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Run(Base):
+    """A benchmark run; its files live in WS/runs/{name}/."""
+
+    __tablename__ = "run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    model: Mapped[str] = mapped_column(String(64))
+    loss: Mapped[str] = mapped_column(String(32))
+    fold: Mapped[Optional[int]] = mapped_column(SmallInteger)  # NULL for an aggregate of folds
+    scheme: Mapped[Optional[str]] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[Optional[dict[str, Any]]] = mapped_column()
+    checkpoint_path: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,117 @@
+"""The movie metadata CSV: title, year, genre, country per movie file.
+
+The key column (`file`, `path` or `filename`) holds a file name (matched against the
+ingested file's name) or a path (relative paths are taken from the CSV's folder). Bad rows
+are reported by line number and skipped; the rest of the file is used.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dfew_build.errors import MetadataError
+
+KEY_COLUMNS = ("file", "path", "filename")
+FIELDS = ("title", "year", "genre", "country")
+MIN_YEAR, MAX_YEAR = 1870, 2100
+
+
+@dataclass(frozen=True)
+class MovieMetadata:
+    row: int  # line number in the CSV (the header is line 1)
+    key: str
+    title: str | None = None
+    year: int | None = None
+    genre: str | None = None
+    country: str | None = None
+
+    def fields(self) -> dict:
+        return {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
+
+
+@dataclass
+class MetadataTable:
+    source: Path
+    by_path: dict[Path, MovieMetadata] = field(default_factory=dict)
+    by_name: dict[str, MovieMetadata] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    used_rows: set[int] = field(default_factory=set)
+
+    def lookup(self, path: Path, names_in_batch: dict[str, int]) -> MovieMetadata | None:
+        """The row for this file: by path first, then by file name if that name is unique."""
+        row = self.by_path.get(path.resolve())
+        if row is None:
+            row = self.by_name.get(path.name)
+            if row is not None and names_in_batch.get(path.name, 0) > 1:
+                self.problems.append(
+                    f"{self.source.name} line {row.row}: file name {row.key!r} matches "
+                    f"{names_in_batch[path.name]} files; give the path instead (not applied)")
+                return None
+        if row is not None:
+            self.used_rows.add(row.row)
+        return row
+
+    def unused_rows(self) -> list[MovieMetadata]:
+        rows = {r.row: r for r in [*self.by_path.values(), *self.by_name.values()]}
+        return [rows[n] for n in sorted(rows) if n not in self.used_rows]
+
+
+def read_metadata(csv_path: str | Path) -> MetadataTable:
+    source = Path(csv_path)
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise MetadataError(f"cannot read the metadata CSV {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise MetadataError(f"{source} is not UTF-8 text; save it as UTF-8 CSV") from None
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header:
+        raise MetadataError(f"{source} is empty; it needs a header row with a file column "
+                            f"({', '.join(KEY_COLUMNS)}) and any of {', '.join(FIELDS)}")
+    columns = [c.strip().lower() for c in header]
+    key_column = next((c for c in KEY_COLUMNS if c in columns), None)
+    if key_column is None:
+        raise MetadataError(
+            f"{source} has no file column: the header is {', '.join(header)!s}; name the column "
+            f"that holds the movie file name or path one of: {', '.join(KEY_COLUMNS)}")
+    table = MetadataTable(source)
+    where = f"{source.name} line"
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(columns):
+            table.problems.append(f"{where} {line}: {len(values)} fields but the header has "
+                                  f"{len(columns)} (an unquoted comma?); row skipped")
+            continue
+        row = dict(zip(columns, (v.strip() for v in values)))
+        key = row.get(key_column, "")
+        if not key:
+            table.problems.append(f"{where} {line}: the {key_column} column is empty; row skipped")
+            continue
+        year = None
+        if row.get("year"):
+            try:
+                year = int(float(row["year"]))
+                if not MIN_YEAR <= year <= MAX_YEAR or float(row["year"]) != year:
+                    raise ValueError
+            except ValueError:
+                table.problems.append(f"{where} {line}: year {row['year']!r} is not a year "
+                                      f"({MIN_YEAR}..{MAX_YEAR}); year left empty")
+                year = None
+        entry = MovieMetadata(line, key, row.get("title") or None, year,
+                              row.get("genre") or None, row.get("country") or None)
+        if "/" in key or "\\" in key:
+            target = (source.parent / key).resolve()
+            mapping, lookup_key = table.by_path, target
+        else:
+            mapping, lookup_key = table.by_name, key
+        if lookup_key in mapping:
+            table.problems.append(f"{where} {line}: {key!r} was already given on line "
+                                  f"{mapping[lookup_key].row}; line {line} ignored")
+            continue
+        mapping[lookup_key] = entry
+    return table

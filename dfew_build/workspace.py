@@ -1,0 +1,228 @@
+"""The workspace: a folder with dfew.toml, the database and the stage outputs (DESIGN.md §4).
+
+The database URL is, in order: the DFEW_DATABASE_URL environment variable, `database_url`
+in dfew.toml, or the workspace's own SQLite file dfew.sqlite.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from dfew_build.errors import ConfigError, WorkspaceError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "dfew.toml"
+SQLITE_NAME = "dfew.sqlite"
+DATABASE_URL_ENV = "DFEW_DATABASE_URL"
+WORKSPACE_ENV = "DFEW_WORKSPACE"
+SUBDIRS = ("clips", "faces/frames", "faces/tensors", "reports", "runs")
+
+DEFAULT_CONFIG = """\
+# dfew-build workspace configuration. See docs/workspace.md.
+
+# Leave empty for the workspace's own SQLite file (dfew.sqlite). For a shared server:
+#   database_url = "postgresql+psycopg://dfew@dbhost/dfew"
+# The DFEW_DATABASE_URL environment variable overrides this.
+database_url = ""
+
+[ingest]
+# File extensions picked up when a folder is ingested (explicitly named files are always tried).
+extensions = [".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv",
+              ".flv", ".ts", ".m2ts", ".mts", ".3gp", ".ogv", ".vob"]
+
+[annotation]
+# Independent annotators per clip (DFEW: 10).
+raters_per_clip = 10
+"""
+
+# key path -> expected type, for validation of what users edit by hand.
+_SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
+    ("database_url",): str,
+    ("ingest", "extensions"): list,
+    ("annotation", "raters_per_clip"): int,
+}
+
+
+def _defaults() -> dict[str, Any]:
+    return tomllib.loads(DEFAULT_CONFIG)
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    try:
+        user = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file or delete it and "
+                          "run `dfew-build init` again to write the defaults") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    config = _merge(_defaults(), user)
+    for keys, expected in _SCHEMA.items():
+        value: Any = config
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"{path}: {'.'.join(keys)} = {value!r} should be a "
+                              f"{expected.__name__}; see docs/workspace.md")
+    if config["annotation"]["raters_per_clip"] < 1:
+        raise ConfigError(f"{path}: annotation.raters_per_clip must be at least 1")
+    return config
+
+
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path.resolve().as_posix()}"
+
+
+def _absolute_sqlite(url: str, root: Path) -> str:
+    """A relative SQLite path in dfew.toml means relative to the workspace, not the shell."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return _sqlite_url(root / url[len(prefix):])
+    return url
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: dict[str, Any]
+    _engine: Any = field(default=None, repr=False)
+    _sessions: Any = field(default=None, repr=False)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def database_url(self) -> str:
+        url = os.environ.get(DATABASE_URL_ENV) or self.config.get("database_url") or ""
+        return _absolute_sqlite(url, self.root) if url else _sqlite_url(self.root / SQLITE_NAME)
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.root / "clips"
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.root / "faces" / "frames"
+
+    @property
+    def tensors_dir(self) -> Path:
+        return self.root / "faces" / "tensors"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from dfew_build.db.session import make_engine
+
+            self._engine = make_engine(self.database_url)
+        return self._engine
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        """A session that commits on success and rolls back on error."""
+        if self._sessions is None:
+            from dfew_build.db.session import make_session_factory
+
+            self._sessions = make_session_factory(self.engine)
+        with self._sessions() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def migrate(self) -> None:
+        from dfew_build.db.migrate import ensure_current
+
+        ensure_current(self.engine)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+            self._sessions = None
+
+
+def init_workspace(path: Path, database_url: str | None = None) -> tuple[Workspace, bool]:
+    """Create (or complete) a workspace at path. Returns it and whether dfew.toml was new."""
+    root = Path(path).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise WorkspaceError(f"{root} exists and is not a folder; choose another path")
+    config_path = root / CONFIG_NAME
+    created = not config_path.exists()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for sub in SUBDIRS:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        if created:
+            text = DEFAULT_CONFIG
+            if database_url:
+                import tomli_w
+
+                text = text.replace('database_url = ""',
+                                    tomli_w.dumps({"database_url": database_url}).strip(), 1)
+            config_path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise WorkspaceError(f"cannot create the workspace at {root}: {exc.strerror}") from None
+    config = load_config(config_path)
+    if not created and database_url and config.get("database_url") != database_url:
+        raise WorkspaceError(
+            f"{config_path} already names database_url = {config.get('database_url')!r}; "
+            "edit the file to change it")
+    workspace = Workspace(root, config)
+    workspace.migrate()
+    return workspace, created
+
+
+def find_workspace_root(explicit: str | os.PathLike | None = None,
+                        cwd: Path | None = None) -> Path:
+    """The workspace named by --workspace/DFEW_WORKSPACE, else the nearest one above cwd."""
+    if explicit:
+        root = Path(explicit).expanduser().resolve()
+        if not (root / CONFIG_NAME).is_file():
+            raise WorkspaceError(
+                f"{root} is not a dfew-build workspace (no {CONFIG_NAME}); create one with: "
+                f"dfew-build init {explicit}")
+        return root
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise WorkspaceError(
+        f"no dfew-build workspace here: no {CONFIG_NAME} in {here} or its parents. Create one "
+        f"with `dfew-build init PATH`, then run commands inside it, pass --workspace/-w PATH, "
+        f"or set {WORKSPACE_ENV}=PATH")
+
+
+def open_workspace(explicit: str | os.PathLike | None = None) -> Workspace:
+    root = find_workspace_root(explicit)
+    workspace = Workspace(root, load_config(root / CONFIG_NAME))
+    workspace.migrate()
+    return workspace
