@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from dfew_build.db.session import redact_url
+from dfew_build.db.session import make_engine, redact_url
 from dfew_build.errors import DatabaseError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -46,26 +46,32 @@ def current_revision(engine: Engine) -> str | None:
             f"{str(exc.orig if hasattr(exc, 'orig') else exc).strip()}") from None
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def _run_alembic(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
+    from sqlalchemy.pool import NullPool
 
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    url = engine.url.render_as_string(hide_password=False)
+    config = alembic_config(url)
+    # A connection of its own, closed afterwards: on SQLite the migration turns foreign keys
+    # off, and such a connection must never return to the application's pool.
+    migration_engine = make_engine(url, poolclass=NullPool)
     try:
-        with engine.begin() as conn:
+        with migration_engine.begin() as conn:
             config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+            getattr(command, action)(config, revision)
     except SQLAlchemyError as exc:
         raise DatabaseError(
-            f"migrating {redact_url(str(engine.url))} to {revision} failed: {exc}") from None
+            f"migrating {redact_url(url)} to {revision} failed: {exc}") from None
+    finally:
+        migration_engine.dispose()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run_alembic(engine, "upgrade", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    from alembic import command
-
-    config = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
+    _run_alembic(engine, "downgrade", revision)
 
 
 def ensure_current(engine: Engine) -> None:

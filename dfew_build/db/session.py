@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dfew_build.errors import DatabaseError
@@ -29,7 +30,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, **engine_options) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as exc:
@@ -38,10 +39,15 @@ def make_engine(url: str) -> Engine:
             "or postgresql+psycopg://user@host/dbname") from None
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                   **engine_options)
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
-        return create_engine(parsed, pool_pre_ping=True)
+        return create_engine(parsed, pool_pre_ping=True, **engine_options)
+    except NoSuchModuleError:
+        raise DatabaseError(
+            f"unknown kind of database {parsed.get_backend_name()!r} in {redact_url(url)}; "
+            "dfew-build supports sqlite:/// and postgresql+psycopg:// URLs") from None
     except ModuleNotFoundError as exc:
         raise DatabaseError(
             f"the driver for {redact_url(url)} is not installed ({exc.name}); for PostgreSQL "

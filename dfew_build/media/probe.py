@@ -26,6 +26,7 @@ from dfew_build.errors import ProbeError
 FULL_SCAN_BYTES = 256 << 20
 HEAD_PACKETS = 64  # enough to see an edit list's leading discarded packets
 TAIL_SECONDS = 3.0
+END_TOLERANCE_S = 1.0  # how far before the claimed end the last packet may stop
 
 # OpenCV's FFmpeg backend logs every damaged packet to stderr; the reasons we store are enough.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -60,6 +61,8 @@ def probe(path: str | os.PathLike) -> ProbeResult:
         raise ProbeError(f"cannot read the file: {exc.strerror}") from None
     if size == 0:
         raise ProbeError("empty file (0 bytes)")
+    if _looks_like_text(path):
+        raise ProbeError("a text file, not a video")
     try:
         return _probe_pyav(path, size)
     except _Unopenable as exc:
@@ -80,11 +83,12 @@ def _probe_pyav(path: Path, size: int) -> ProbeResult:
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.FFmpegError as exc:
+        if _is_iso_media(path):
+            raise _Unopenable("an MP4/MOV file without its index (moov atom): probably truncated "
+                              "while copying; re-copy it from its source") from None
         raise _Unopenable(f"not a video file FFmpeg can read ({_ffmpeg_reason(exc)})") from None
     with container:
         if not container.streams.video:
-            if _looks_like_text(path):
-                raise ProbeError("a text file, not a video")
             kinds = sorted({s.type for s in container.streams}) or ["none"]
             raise ProbeError(f"no video stream (FFmpeg reads it as {container.format.name} with "
                              f"streams: {', '.join(kinds)})")
@@ -98,16 +102,18 @@ def _probe_pyav(path: Path, size: int) -> ProbeResult:
         duration_s = _duration_s(container, stream)
         width, height, codec = ctx.width, ctx.height, ctx.name
 
-        head_discards, head_frames = _decode_head(container, stream)
+        head_discards, head_frames, head_last_dts = _decode_head(container, stream)
         if head_frames == 0:
             raise ProbeError(f"no decodable video frames in the {codec} stream")
         if not fps:
             raise ProbeError("the video stream has no frame rate")
-        tail_frames, tail_discards = _decode_tail(container, stream, duration_s)
-        if tail_frames == 0:
+        tail_frames, tail_discards, last_s = _decode_tail(container, stream, duration_s,
+                                                      head_last_dts)
+        if tail_frames == 0 or last_s < duration_s - max(END_TOLERANCE_S, 3 / fps):
+            reached = f"data ends at {last_s:.2f} s" if tail_frames else "nothing decodes there"
             raise ProbeError(
-                f"truncated or corrupt: frames decode at the start but not near the end (the "
-                f"container claims {duration_s:.2f} s); re-copy the file from its source")
+                f"truncated or corrupt: the container claims {duration_s:.2f} s but {reached}; "
+                "re-copy the file from its source")
 
         exact = True
         if size <= FULL_SCAN_BYTES:
@@ -139,6 +145,11 @@ def _looks_like_text(path: Path) -> bool:
     return True
 
 
+def _is_iso_media(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(12)[4:8] == b"ftyp"
+
+
 def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
@@ -151,16 +162,20 @@ def _duration_s(container, stream) -> float:
     return 0.0
 
 
-def _decode_head(container, stream) -> tuple[int, int]:
-    """Discarded packets among the first HEAD_PACKETS, and frames decoded from them (>0 = ok)."""
+def _decode_head(container, stream) -> tuple[int, int, int | None]:
+    """Discarded packets among the first HEAD_PACKETS, frames decoded from them (>0 = ok), and
+    the last dts seen (so the tail does not count the same discards twice in short files)."""
     import av
 
     discards = frames = packets = 0
+    last_dts = None
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
                 break
             packets += 1
+            if packet.dts is not None:
+                last_dts = packet.dts if last_dts is None else max(last_dts, packet.dts)
             if packet.is_discard:
                 discards += 1
             if not frames:
@@ -174,7 +189,7 @@ def _decode_head(container, stream) -> tuple[int, int]:
             frames += sum(1 for _ in _flush(stream))
     except av.FFmpegError:
         pass
-    return discards, frames
+    return discards, frames, last_dts
 
 
 def _flush(stream):
@@ -186,21 +201,28 @@ def _flush(stream):
         return
 
 
-def _decode_tail(container, stream, duration_s: float) -> tuple[int, int]:
-    """Frames decoded from the last TAIL_SECONDS, and discarded packets among them."""
+def _decode_tail(container, stream, duration_s: float,
+                 head_last_dts: int | None) -> tuple[int, int, float]:
+    """Frames decoded from the last TAIL_SECONDS, discarded packets among them, and the time
+    (from the stream start) at which the last packet ends."""
     import av
 
     start = stream.start_time or 0
     target = max(0.0, duration_s - TAIL_SECONDS)
     offset = start + int(Fraction(target).limit_denominator(1_000_000) / stream.time_base)
     frames = discards = 0
+    last_s = 0.0
     try:
         container.seek(offset, stream=stream, backward=True, any_frame=False)
         stream.codec_context.flush_buffers()
         for packet in container.demux(stream):
             if packet.size == 0:
                 break
-            if packet.is_discard:
+            if packet.pts is not None:
+                end = packet.pts + (packet.duration or 0) - start
+                last_s = max(last_s, float(end * stream.time_base))
+            if packet.is_discard and (head_last_dts is None or packet.dts is None
+                                      or packet.dts > head_last_dts):
                 discards += 1
             if frames:
                 continue  # one decoded frame proves the tail; the rest is only demuxed
@@ -212,7 +234,7 @@ def _decode_tail(container, stream, duration_s: float) -> tuple[int, int]:
             frames += sum(1 for _ in _flush(stream))
     except av.FFmpegError:
         pass
-    return frames, discards
+    return frames, discards, last_s
 
 
 def _count_packets(container, stream) -> int:
