@@ -121,8 +121,12 @@ def _examine_all(files: list[Path], known_ok: set[str], jobs: int) -> Iterator[_
         yield from (_examine(f, known_ok) for f in files)
         return
     # Probing is I/O and FFmpeg work that releases the GIL: threads overlap it well.
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         yield from pool.map(lambda f: _examine(f, known_ok), files)
+    finally:
+        # On Ctrl-C, do not probe the rest of a 1,500-movie queue before stopping.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def ingest(workspace, paths: Iterable[str | os.PathLike], metadata: MetadataTable | None = None,

@@ -149,22 +149,21 @@ def test_unusable_metadata_csv_stops_before_ingesting(cli, ws, tmp_path):
     assert _movies(cli, ws) == []
 
 
-def test_interrupted_batch_keeps_what_finished(cli, ws, tmp_path, monkeypatch):
+@pytest.mark.parametrize("jobs", ["1", "4"])
+def test_interrupted_batch_keeps_what_finished(cli, ws, tmp_path, monkeypatch, jobs):
     folder = tmp_path / "movies"
     folder.mkdir()
     for i in range(4):
         write_video(folder / f"m{i}.mp4", frames=12 + i)
     real_probe = ingest_module.probe
-    calls = []
 
     def probe_then_interrupt(path):
-        calls.append(path)
-        if len(calls) == 3:
+        if path.name == "m2.mp4":  # Ctrl-C while the third movie is probed
             raise KeyboardInterrupt
         return real_probe(path)
 
     monkeypatch.setattr(ingest_module, "probe", probe_then_interrupt)
-    result = cli("-w", ws, "ingest", "--jobs", "1", folder)
+    result = cli("-w", ws, "ingest", "--jobs", jobs, folder)
     assert result.exit_code == 1  # click's "Aborted!"
     assert [m["frame_count"] for m in _movies(cli, ws)] == [12, 13]
     monkeypatch.setattr(ingest_module, "probe", real_probe)
