@@ -10,7 +10,6 @@ sampled fingerprint and reading every byte is measured on the same disk and cach
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from dfew_build import samples
-from dfew_build.media.fingerprint import bytes_read, fingerprint
+from dfew_build.media.fingerprint import bytes_read, file_sha256, fingerprint
 from dfew_build.media.ingest import ingest
 from dfew_build.media.probe import probe
 from dfew_build.workspace import init_workspace
@@ -65,14 +64,6 @@ def timed(fn, *args):
     return value, time.perf_counter() - start
 
 
-def full_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(8 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def bench_samples(work: Path) -> dict:
     media = samples.sample_media()
     videos = [media / name for name in samples.SAMPLE_VIDEOS]
@@ -97,7 +88,7 @@ def bench_big(work: Path, size_gib: float) -> dict:
     _, fp_seconds = timed(fingerprint, path)
     probe_result, probe_seconds = timed(probe, path)
     drop_page_cache()
-    _, sha_seconds = timed(full_sha256, path)
+    _, sha_seconds = timed(file_sha256, path)
     workspace, _ = init_workspace(work / "ws-big")
     drop_page_cache()
     report, ingest_seconds = timed(ingest, workspace, [path])

