@@ -1,0 +1,124 @@
+"""CNN-RNN baselines of DFEW: ``vgg11_lstm`` and ``resnet18_lstm``.
+
+Each of the 16 frames goes through the same 2D CNN (weights shared over time), which
+DFEW "slightly modified to fit the input size of 112 × 112"; the modification made
+here is to end each CNN with global average pooling, so that a 112×112 frame gives a
+512-d vector whatever the final map size (VGG11: 3×3, ResNet-18: 4×4):
+
+* ``vgg11_lstm``: the convolutional part of VGG11 (configuration "A":
+  64, M, 128, M, 256, 256, M, 512, 512, M, 512, 512, M) **with batch norm** after
+  every convolution (torchvision's ``vgg11_bn`` layout) — the models are trained from
+  scratch, where VGG without batch norm is slow and fragile to train. VGG's three
+  fully connected layers (sized for 224×224) are dropped. ``batch_norm=False`` gives
+  the plain VGG11 convolutions.
+* ``resnet18_lstm``: the ResNet-18 trunk (7×7 stride-2 stem, max-pool, four stages of
+  two BasicBlocks, 1×1 projection shortcuts), its fc layer dropped.
+
+The 16 frame vectors feed a one-layer LSTM (hidden size 512, batch first); the
+penultimate features (``forward_features``) are the LSTM's last hidden state
+h_16 (512-d); the head is dropout 0.5 + a linear layer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from . import register_model
+
+_VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
+
+
+def _vgg11_trunk(batch_norm: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in _VGG11:
+        if v == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        layers.append(nn.Conv2d(cin, v, kernel_size=3, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(v))
+        layers.append(nn.ReLU(inplace=True))
+        cin = v
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1)]
+    return nn.Sequential(*layers)
+
+
+class BasicBlock2d(nn.Module):
+    def __init__(self, inplanes: int, planes: int, stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or inplanes != planes:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + residual)
+
+
+def _resnet18_trunk() -> nn.Sequential:
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+    ]
+    inplanes = 64
+    for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [BasicBlock2d(inplanes, planes, stride), BasicBlock2d(planes, planes)]
+        inplanes = planes
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1)]
+    return nn.Sequential(*layers)
+
+
+class CNNLSTM(nn.Module):
+    """A 2D CNN per frame, an LSTM over the frame vectors, a linear head."""
+
+    def __init__(self, cnn: nn.Module, cnn_dim: int, num_classes: int = 7,
+                 hidden_size: int = 512, num_layers: int = 1, dropout: float = 0.5):
+        super().__init__()
+        self.cnn = cnn
+        self.lstm = nn.LSTM(cnn_dim, hidden_size, num_layers=num_layers, batch_first=True)
+        self.feature_dim = hidden_size
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, num_classes))
+        self.num_classes = num_classes
+        for m in self.cnn.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t, h, w = x.shape
+        frames = x.transpose(1, 2).reshape(b * t, c, h, w)
+        per_frame = self.cnn(frames).reshape(b, t, -1)
+        _, (h_n, _) = self.lstm(per_frame)
+        return h_n[-1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.forward_features(x))
+
+
+@register_model
+def vgg11_lstm(num_classes: int = 7, batch_norm: bool = True, **kwargs) -> CNNLSTM:
+    """VGG11 (with batch norm by default) per frame + LSTM(512) over 16 frames."""
+    return CNNLSTM(_vgg11_trunk(batch_norm), 512, num_classes=num_classes, **kwargs)
+
+
+@register_model
+def resnet18_lstm(num_classes: int = 7, **kwargs) -> CNNLSTM:
+    """ResNet-18 per frame + LSTM(512) over 16 frames."""
+    return CNNLSTM(_resnet18_trunk(), 512, num_classes=num_classes, **kwargs)
