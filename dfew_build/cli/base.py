@@ -19,20 +19,22 @@ class DfewGroup(click.Group):
             return super().invoke(ctx)
         except DfewError as exc:
             raise click.ClickException(str(exc)) from None
-        except click.exceptions.Exit:
-            raise
-        except Exception as exc:  # database outages surface as SQLAlchemy errors
-            if type(exc).__module__.startswith("sqlalchemy") and not _is_bug(exc):
+        except Exception as exc:
+            # A database outage in the middle of a command (server gone, disk full) is the
+            # user's to fix, not a bug: say so in one line. Other errors keep their traceback.
+            if _is_operational(exc):
                 raise click.ClickException(
                     f"database error: {getattr(exc, 'orig', exc)}; check that the database "
                     "named by DFEW_DATABASE_URL or dfew.toml is reachable") from None
             raise
 
 
-def _is_bug(exc: Exception) -> bool:
+def _is_operational(exc: Exception) -> bool:
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return False
     from sqlalchemy.exc import OperationalError
 
-    return not isinstance(exc, OperationalError)
+    return isinstance(exc, OperationalError)
 
 
 class CliState:

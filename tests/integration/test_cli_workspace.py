@@ -81,3 +81,22 @@ def test_help_imports_nothing_heavy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
     assert main.name == "main"
+
+
+def test_database_outage_mid_command_is_one_line(cli, tmp_path, monkeypatch):
+    """An OperationalError after the workspace opened (e.g. the server went away)."""
+    from sqlalchemy.exc import OperationalError
+
+    import dfew_build.media.catalog as catalog
+
+    cli("init", tmp_path / "ws")
+
+    def outage(*_args, **_kwargs):
+        raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(catalog, "list_movies", outage)
+    result = cli("-w", tmp_path / "ws", "movies", "list")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "Error: database error: server closed the connection; check that the database named "
+        "by DFEW_DATABASE_URL or dfew.toml is reachable\n")
