@@ -64,6 +64,6 @@ def create_model(name: str, num_classes: int = 7, **kwargs):
 
 
 # The families register themselves on import (after register_model exists).
-from . import c3d, i3d, lstm, p3d, r2plus1d, r3d, resnet3d  # noqa: E402,F401
+from . import c3d, i3d, lstm, p3d, resnet3d, video_resnet  # noqa: E402,F401
 
 __all__ = ["create_model", "is_model", "list_models", "register_model"]
