@@ -27,7 +27,7 @@ class DemoResult:
     summary: dict = field(default_factory=dict)
 
 
-def _write_movie_metadata(folder: Path, csv_path: Path) -> None:
+def _write_movie_metadata(csv_path: Path) -> None:
     """Titles for the sample videos, written as a user would write theirs."""
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -50,7 +50,7 @@ def run_demo(directory: str | Path = DEFAULT_DIR, *, progress: bool = False,
     step("init", f"{'created' if created else 'reusing'} workspace {workspace.root}")
 
     metadata_csv = workspace.root / "demo_movies.csv"
-    _write_movie_metadata(media, metadata_csv)
+    _write_movie_metadata(metadata_csv)
     videos = [media / name for name in samples.SAMPLE_VIDEOS]
     report = ingest(workspace, videos, read_metadata(metadata_csv), progress=progress)
     counts = report.summary()

@@ -17,7 +17,7 @@ truncated or corrupt, so a half-copied movie never enters the dataset.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -47,9 +47,6 @@ class ProbeResult:
     codec: str
     backend: str  # "pyav" or "opencv"
     frame_count_exact: bool
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def probe(path: str | os.PathLike) -> ProbeResult:
