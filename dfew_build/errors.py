@@ -30,3 +30,43 @@ class MetadataError(DfewError):
 
 class SampleMediaError(DfewError):
     """The real sample media could not be fetched or failed its checksum."""
+
+
+class ClipError(DfewError):
+    """A clip cannot be imported, proposed, confirmed or cut (the message names it)."""
+
+
+class PeopleError(DfewError):
+    """A person cannot be added, found or changed."""
+
+
+class AssignmentError(DfewError):
+    """Clips cannot be assigned as asked (e.g. too few active annotators)."""
+
+
+class VoteError(DfewError):
+    """Votes cannot be imported or exported as a whole (unreadable file, missing columns)."""
+
+
+class LabelsError(DfewError):
+    """Agreement or labels cannot be computed (e.g. clips with more votes than raters)."""
+
+
+class FacesError(DfewError):
+    """Face preprocessing cannot run (bad options, unusable tensor store)."""
+
+
+class DetectorError(FacesError):
+    """A face detector cannot be created: missing model pack or weights, bad device."""
+
+
+class SplitError(DfewError):
+    """Folds cannot be made or found for a scheme."""
+
+
+class FormatError(DfewError):
+    """An export or a DFEW release import cannot proceed (the message names the file)."""
+
+
+class TrainingError(DfewError):
+    """A benchmark run cannot start, resume or be evaluated."""

@@ -1,0 +1,1 @@
+"""Face detection, protagonist tracking, alignment, temporal normalisation and storage."""

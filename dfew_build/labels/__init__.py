@@ -1,0 +1,1 @@
+"""Vote matrix, agreement (Fleiss' kappa), the single-label subset and annotator quality."""
