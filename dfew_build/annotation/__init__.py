@@ -1,0 +1,1 @@
+"""Assignment of clips to annotators, and votes import/export."""
