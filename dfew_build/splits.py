@@ -1,0 +1,201 @@
+"""Folds: DFEW's k-fold protocol over the single-labelled clips (DESIGN.md §5).
+
+Stratified assignment deals each class's clips, in a seeded random order, round-robin over
+the folds with one counter running across the classes: fold sizes then differ by at most one
+and so does every class's count per fold. `group_by="movie"` keeps all clips of a movie in
+one fold (no actor seen in both train and test) and reports the imbalance that costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from dfew_build.db.models import Clip, FaceTrack, Fold
+from dfew_build.emotions import NAMES, NUM_EMOTIONS
+from dfew_build.errors import SplitError
+from dfew_build.labels.consensus import DEFAULT_THRESHOLD, single_labels
+from dfew_build.labels.matrix import vote_matrix
+
+DEFAULT_SCHEME = "default"
+SUBSETS = ("single", "all")
+GROUP_BY = ("movie",)
+
+
+@dataclass
+class FoldPlan:
+    scheme: str
+    k: int
+    seed: int
+    group_by: str | None
+    folds: pd.Series                      # clip_id -> fold 1..k
+    labels: pd.Series                     # clip_id -> emotion code 1..7
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> clip count
+    status: str = "created"               # created | unchanged | replaced
+
+    def table(self) -> pd.DataFrame:
+        """Clips per fold and emotion (DFEW order), with a size column."""
+        counts = pd.crosstab(self.folds, self.labels.reindex(self.folds.index))
+        counts = counts.reindex(index=range(1, self.k + 1),
+                                columns=range(1, NUM_EMOTIONS + 1), fill_value=0)
+        counts.columns = list(NAMES)
+        counts.index.name = "fold"
+        counts.insert(0, "size", counts.sum(axis=1))
+        return counts
+
+    def imbalance(self) -> dict[str, int]:
+        """Largest spread between folds: total size, and the worst single class."""
+        table = self.table()
+        spread = table.max() - table.min()
+        return {"size": int(spread["size"]),
+                "per_class": int(spread.drop("size").max()) if len(spread) > 1 else 0}
+
+    def as_dict(self) -> dict:
+        table = self.table()
+        return {"scheme": self.scheme, "k": self.k, "seed": self.seed,
+                "group_by": self.group_by, "status": self.status,
+                "clips": int(len(self.folds)), "left_out": self.left_out,
+                "imbalance": self.imbalance(),
+                "folds": [{"fold": int(f), **{c: int(v) for c, v in row.items()}}
+                          for f, row in table.iterrows()]}
+
+
+def candidate_labels(session: Session, *, subset: str = "single",
+                     threshold: int = DEFAULT_THRESHOLD,
+                     require_kept: bool = True) -> tuple[pd.Series, dict[str, int]]:
+    """The clips to split, with the label used for stratification, and what was left out.
+
+    `single`: DFEW's single-labelled clips (l_k > threshold). `all`: every voted clip,
+    stratified by its plurality vote. With `require_kept`, only clips that preprocessing
+    kept (a face_track row with status `kept`) are used, as DFEW did.
+    """
+    if subset not in SUBSETS:
+        raise SplitError(f"unknown subset {subset!r}: use one of {', '.join(SUBSETS)}")
+    matrix = vote_matrix(session)
+    left_out: dict[str, int] = {}
+    if subset == "single":
+        labels = single_labels(matrix, threshold)
+        if len(matrix) > len(labels):
+            left_out[f"not single-labelled (no emotion with more than {threshold} votes)"] = \
+                len(matrix) - len(labels)
+    else:
+        labels = pd.Series(matrix.to_numpy().argmax(axis=1) + 1, index=matrix.index,
+                           name="label").astype("int64")
+    if require_kept and len(labels):
+        kept = set(session.scalars(select(FaceTrack.clip_id)
+                                   .where(FaceTrack.status == "kept")).all())
+        mask = labels.index.isin(list(kept))
+        if (~mask).sum():
+            left_out["not kept by preprocessing (dfew-build preprocess)"] = int((~mask).sum())
+        labels = labels[mask]
+    return labels.sort_index(), left_out
+
+
+def stratified_folds(labels: pd.Series, k: int, seed: int) -> pd.Series:
+    """Round-robin over the folds through the classes, each shuffled by the seed."""
+    rng = np.random.default_rng(seed)
+    order: list[int] = []
+    for code in sorted(labels.unique()):
+        members = labels.index[labels == code].to_numpy()
+        order.extend(rng.permutation(np.sort(members)).tolist())
+    # A seeded rotation so fold 1 does not always get the extra clip of the first class.
+    offset = int(rng.integers(k))
+    folds = [(offset + position) % k + 1 for position in range(len(order))]
+    return pd.Series(folds, index=pd.Index(order, name="clip_id"), name="fold").sort_index()
+
+
+def grouped_folds(labels: pd.Series, groups: pd.Series, k: int, seed: int) -> pd.Series:
+    """Whole groups to folds: largest first, each to the fold whose size and class counts
+    fall furthest below the ideal share (greedy; ties broken by the seed)."""
+    rng = np.random.default_rng(seed)
+    classes = sorted(labels.unique())
+    by_group = pd.crosstab(groups, labels).reindex(columns=classes, fill_value=0)
+    keys = by_group.index.to_numpy()
+    sizes = by_group.sum(axis=1).to_numpy()
+    order = np.lexsort((rng.random(len(keys)), -sizes))
+    ideal_size = len(labels) / k
+    ideal_class = by_group.sum(axis=0).to_numpy() / k
+    fold_counts = np.zeros((k, len(classes)))
+    fold_of_group: dict = {}
+    for i in order:
+        counts = by_group.iloc[i].to_numpy()
+        after = fold_counts + counts
+        # Squared overshoot of the size and of each class after adding this group.
+        cost = ((after.sum(axis=1) - ideal_size) ** 2
+                + ((after - ideal_class) ** 2).sum(axis=1) / max(len(classes), 1))
+        cost -= ((fold_counts.sum(axis=1) - ideal_size) ** 2
+                 + ((fold_counts - ideal_class) ** 2).sum(axis=1) / max(len(classes), 1))
+        best = int(np.flatnonzero(cost == cost.min())[rng.integers((cost == cost.min()).sum())])
+        fold_counts[best] += counts
+        fold_of_group[keys[i]] = best + 1
+    return pd.Series(groups.map(fold_of_group).astype("int64").to_numpy(),
+                     index=labels.index, name="fold")
+
+
+def plan_folds(session: Session, *, k: int = 5, scheme: str = DEFAULT_SCHEME, seed: int = 0,
+               group_by: str | None = None, subset: str = "single",
+               threshold: int = DEFAULT_THRESHOLD, require_kept: bool = True) -> FoldPlan:
+    if k < 2:
+        raise SplitError(f"--k must be at least 2, got {k}")
+    if group_by is not None and group_by not in GROUP_BY:
+        raise SplitError(f"unknown --group-by {group_by!r}: use one of {', '.join(GROUP_BY)}")
+    labels, left_out = candidate_labels(session, subset=subset, threshold=threshold,
+                                        require_kept=require_kept)
+    if len(labels) < k:
+        reasons = "; ".join(f"{n} {why}" for why, n in left_out.items()) or "no votes yet"
+        raise SplitError(
+            f"only {len(labels)} clip(s) can be split, fewer than k={k} folds ({reasons}); "
+            "import votes (dfew-build votes import), run dfew-build preprocess, or use "
+            "--subset all / --include-unprocessed / a smaller --k")
+    if group_by == "movie":
+        movie_ids = dict(session.execute(
+            select(Clip.id, Clip.movie_id).where(Clip.id.in_(labels.index.tolist()))).all())
+        # Clips without a movie (imported releases) are groups of their own.
+        groups = pd.Series([movie_ids.get(c) if movie_ids.get(c) is not None else f"clip{c}"
+                            for c in labels.index], index=labels.index).astype(str)
+        folds = grouped_folds(labels, groups, k, seed)
+    else:
+        folds = stratified_folds(labels, k, seed)
+    return FoldPlan(scheme, k, seed, group_by, folds, labels, left_out)
+
+
+def save_folds(session: Session, plan: FoldPlan, *, replace: bool = False) -> FoldPlan:
+    """Store a plan under its scheme. An identical stored scheme is left alone; a different
+    one is only overwritten with `replace` (models trained on it would no longer match)."""
+    stored = load_folds(session, plan.scheme, missing_ok=True)
+    if len(stored):
+        if stored.sort_index().equals(plan.folds.sort_index()):
+            plan.status = "unchanged"
+            return plan
+        if not replace:
+            raise SplitError(
+                f"scheme {plan.scheme!r} already holds different folds ({len(stored)} clips); "
+                "pass --replace to overwrite it, or --scheme NAME to store a new scheme")
+        session.execute(delete(Fold).where(Fold.scheme == plan.scheme))
+        plan.status = "replaced"
+    session.add_all(Fold(clip_id=int(c), scheme=plan.scheme, fold=int(f))
+                    for c, f in plan.folds.items())
+    session.flush()
+    return plan
+
+
+def load_folds(session: Session, scheme: str = DEFAULT_SCHEME, *,
+               missing_ok: bool = False) -> pd.Series:
+    """clip_id -> fold for a stored scheme."""
+    rows = session.execute(select(Fold.clip_id, Fold.fold).where(Fold.scheme == scheme)).all()
+    if not rows and not missing_ok:
+        known = list_schemes(session)
+        hint = f" (stored schemes: {', '.join(known)})" if known else ""
+        raise SplitError(f"no folds stored for scheme {scheme!r}{hint}; "
+                         "run `dfew-build folds` first")
+    series = pd.Series({int(c): int(f) for c, f in rows}, name="fold", dtype="int64")
+    series.index.name = "clip_id"
+    return series.sort_index()
+
+
+def list_schemes(session: Session) -> list[str]:
+    return list(session.scalars(select(Fold.scheme).distinct().order_by(Fold.scheme)).all())
