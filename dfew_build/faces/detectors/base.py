@@ -11,6 +11,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from dfew_build.errors import DetectorError
+
 # Landmark order, as insightface and the ArcFace template use it (image left/right):
 # left eye, right eye, nose tip, left mouth corner, right mouth corner.
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
@@ -39,3 +41,27 @@ class FaceDetector(Protocol):
     def detect(self, frames: Sequence[np.ndarray]) -> list[FrameFaces]:
         """Faces in each frame of a batch (frames may differ in size)."""
         ...
+
+
+def as_bgr(frame, index: int = 0) -> np.ndarray:
+    """One frame as a contiguous HxWx3 uint8 BGR array.
+
+    Grayscale (HxW or HxWx1) and BGRA (HxWx4) frames are converted; anything that is not
+    an 8-bit image raises DetectorError naming the frame's position in the batch.
+    """
+    if not isinstance(frame, np.ndarray):
+        raise DetectorError(f"frame {index}: expected a numpy image array, "
+                            f"got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise DetectorError(f"frame {index}: expected uint8 pixels, got {frame.dtype}; "
+                            "convert it first, e.g. np.clip(frame, 0, 255).astype(np.uint8)")
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[:, :, 0]
+    if frame.ndim == 2:
+        return np.repeat(frame[:, :, None], 3, axis=2)
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise DetectorError(f"frame {index}: expected an HxW, HxWx3 (BGR) or HxWx4 (BGRA) "
+                            f"image, got shape {tuple(frame.shape)}")
+    if frame.shape[2] == 4:
+        frame = frame[:, :, :3]
+    return np.ascontiguousarray(frame)
