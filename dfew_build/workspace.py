@@ -42,6 +42,38 @@ extensions = [".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", 
 [annotation]
 # Independent annotators per clip (DFEW: 10).
 raters_per_clip = 10
+
+[clips]
+# DFEW's extraction rules; see docs/clips.md.
+max_per_movie = 20          # accepted clips per movie
+min_duration_s = 0.5        # clip length bounds, seconds
+max_duration_s = 10.0
+max_overlap = 0.5           # most of the shorter clip two clips of a movie may share
+rare_emotions = ["disgust", "fear"]  # intended emotions that earn the extractor a bonus
+rare_bonus = 1              # bonus points per accepted clip with a rare intended emotion
+
+[clips.propose]
+clip_length_s = 2.0         # length of each proposed candidate
+face_sample_fps = 2.0       # frames per second checked for faces
+min_face_fraction = 0.8     # share of sampled frames that must show exactly one face
+scene_threshold = 27.0      # PySceneDetect ContentDetector threshold (lower = more cuts)
+max_per_movie = 40          # candidates kept per movie (most face-filled first)
+
+[server]
+# `dfew-build serve` listens here by default.
+host = "127.0.0.1"
+port = 8000
+# The address people open, used in login links (e.g. "https://annotate.example.org").
+# Empty: http://HOST:PORT from the two keys above.
+base_url = ""
+
+[faces]
+# `dfew-build preprocess` defaults; see docs/faces.md.
+detector = "auto"           # auto (insightface when a model pack is found, else mtcnn) | mtcnn | insightface
+min_face_rate = 0.5         # drop clips whose protagonist is in fewer frames than this share (DFEW: 0.5)
+frames = 16                 # frames per clip in the tensor store (DFEW: 16)
+size = 112                  # aligned face size in pixels, a multiple of 112 or 128
+temporal = "tim"            # tim (as DFEW) | linear | uniform
 """
 
 # key path -> expected type, for validation of what users edit by hand.
@@ -49,6 +81,25 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("database_url",): str,
     ("ingest", "extensions"): list,
     ("annotation", "raters_per_clip"): int,
+    ("clips", "max_per_movie"): int,
+    ("clips", "min_duration_s"): (int, float),
+    ("clips", "max_duration_s"): (int, float),
+    ("clips", "max_overlap"): (int, float),
+    ("clips", "rare_emotions"): list,
+    ("clips", "rare_bonus"): (int, float),
+    ("clips", "propose", "clip_length_s"): (int, float),
+    ("clips", "propose", "face_sample_fps"): (int, float),
+    ("clips", "propose", "min_face_fraction"): (int, float),
+    ("clips", "propose", "scene_threshold"): (int, float),
+    ("clips", "propose", "max_per_movie"): int,
+    ("server", "host"): str,
+    ("server", "port"): int,
+    ("server", "base_url"): str,
+    ("faces", "detector"): str,
+    ("faces", "min_face_rate"): (int, float),
+    ("faces", "frames"): int,
+    ("faces", "size"): int,
+    ("faces", "temporal"): str,
 }
 
 
@@ -79,9 +130,12 @@ def load_config(path: Path) -> dict[str, Any]:
         value: Any = config
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        kinds = expected if isinstance(expected, tuple) else (expected,)
+        if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
+            names = " or ".join("number" if k is float else k.__name__ for k in kinds
+                                if not (k is int and float in kinds))
             raise ConfigError(f"{path}: {'.'.join(keys)} = {value!r} should be a "
-                              f"{expected.__name__}; see docs/workspace.md")
+                              f"{names}; see docs/workspace.md")
     if config["annotation"]["raters_per_clip"] < 1:
         raise ConfigError(f"{path}: annotation.raters_per_clip must be at least 1")
     return config

@@ -9,6 +9,7 @@ import click
 
 from dfew_build import __version__
 from dfew_build.cli.base import CliState, DfewGroup
+from dfew_build.cli.clips import clips
 from dfew_build.cli.demo import demo
 from dfew_build.cli.folds import folds
 from dfew_build.cli.movies import ingest, movies
@@ -29,5 +30,5 @@ def main(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = CliState(workspace)
 
 
-for command in (init, ingest, movies, folds, demo):
+for command in (init, ingest, movies, folds, clips, demo):
     main.add_command(command)

@@ -1,0 +1,335 @@
+"""Adding, confirming and rejecting clips under DFEW's rules (see rules.py).
+
+Every function takes an open SQLAlchemy session (the caller commits) and raises ClipError
+with a message that names the movie, clip or value at fault. Only `accepted` clips count
+toward the per-movie limit and the overlap rule; proposed candidates do not until confirmed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from dfew_build.clips.rules import ClipRules, clip_rules, format_time, overlaps_too_much
+from dfew_build.db.models import CLIP_SOURCES, Clip, Movie, Person
+from dfew_build.emotions import BY_CODE, Emotion, parse_emotion
+from dfew_build.errors import ClipError
+
+# Start/end that differ by less than this are the same clip (re-imports are no-ops).
+SAME_SPAN_S = 1e-3
+# A span may end this far past the probed duration (container rounding).
+END_SLACK_S = 1e-3
+
+
+class DuplicateClipError(ClipError):
+    """The same movie span is already a clip; `clip_id` names it."""
+
+    def __init__(self, message: str, clip_id: int):
+        super().__init__(message)
+        self.clip_id = clip_id
+
+
+def movie_label(movie: Movie) -> str:
+    return f"movie {movie.id} ({os.path.basename(movie.path)})"
+
+
+def resolve_movie(session: Session, ref: Movie | int | str, base_dir: Path | None = None,
+                  *, require_ok: bool = True) -> Movie:
+    """A movie from its id, file name or path (relative paths are taken from base_dir).
+
+    require_ok: refuse a movie that was rejected at ingest (clips need a readable one)."""
+    if isinstance(ref, Movie):
+        movie = ref
+    else:
+        text = str(ref).strip()
+        if not text:
+            raise ClipError("the movie is empty: give a movie id, file name or path")
+        movie = None
+        if text.isdigit():
+            movie = session.get(Movie, int(text))
+        if movie is None and ("/" in text or os.sep in text):
+            path = Path(text).expanduser()
+            if not path.is_absolute() and base_dir is not None:
+                path = base_dir / path
+            movie = session.scalar(select(Movie).where(
+                Movie.path == str(path.resolve(strict=False))))
+        if movie is None:
+            name = os.path.basename(text)
+            matches = [m for m in session.scalars(
+                select(Movie).where(Movie.path.like(f"%{name}")).order_by(Movie.id))
+                if os.path.basename(m.path) == name]
+            if len(matches) > 1:
+                ids = ", ".join(str(m.id) for m in matches)
+                raise ClipError(f"movie {text!r} matches {len(matches)} movies (ids {ids}); "
+                                "give the movie id or path instead")
+            movie = matches[0] if matches else None
+        if movie is None:
+            raise ClipError(f"unknown movie {text!r}: no ingested movie has that id, file name "
+                            "or path; ingest it first with: dfew-build ingest PATH")
+    if require_ok and movie.status != "ok":
+        raise ClipError(f"{movie_label(movie)} was rejected at ingest ({movie.error}); "
+                        "clips need a readable movie")
+    return movie
+
+
+def clean_name(name: str) -> str:
+    return " ".join(str(name).split())
+
+
+def find_extractor(session: Session, name: str) -> Person | None:
+    """The extractor named so, None when nobody is; ClipError if it is someone else's role."""
+    cleaned = clean_name(name)
+    if not cleaned:
+        raise ClipError("the extractor is empty: name the person who cut the clip")
+    person = session.scalar(select(Person).where(Person.name == cleaned))
+    if person is not None and person.role != "extractor":
+        raise ClipError(f"{cleaned!r} is an {person.role}, not an extractor; name an extractor "
+                        "(or add one with: dfew-build people add NAME --role extractor)")
+    return person
+
+
+def get_or_create_extractor(session: Session, name: str) -> tuple[Person, bool]:
+    """The extractor person, created without a login token when unknown; (person, created)."""
+    person = find_extractor(session, name)
+    if person is not None:
+        return person, False
+    person = Person(name=clean_name(name), role="extractor", token_hash=None, active=True)
+    session.add(person)
+    session.flush()
+    return person, True
+
+
+def accepted_clips(session: Session, movie_id: int, exclude: int | None = None) -> list[Clip]:
+    query = select(Clip).where(Clip.movie_id == movie_id, Clip.status == "accepted")
+    if exclude is not None:
+        query = query.where(Clip.id != exclude)
+    return list(session.scalars(query.order_by(Clip.start_s)))
+
+
+def count_accepted(session: Session, movie_id: int) -> int:
+    return session.scalar(select(func.count(Clip.id)).where(
+        Clip.movie_id == movie_id, Clip.status == "accepted")) or 0
+
+
+def check_span(movie: Movie, start_s: float, end_s: float, rules: ClipRules) -> None:
+    """The span checks that need no other clip: order, inside the movie, duration bounds."""
+    if not (start_s == start_s and end_s == end_s):  # NaN
+        raise ClipError("start and end must be numbers")
+    if end_s <= start_s:
+        raise ClipError(f"end {format_time(end_s)} is not after start {format_time(start_s)}")
+    if start_s < 0 or (movie.duration_s and end_s > movie.duration_s + END_SLACK_S):
+        raise ClipError(f"{format_time(start_s)}-{format_time(end_s)} lies outside "
+                        f"{movie_label(movie)}, which is {format_time(movie.duration_s or 0)} "
+                        "long")
+    duration = end_s - start_s
+    if not rules.min_duration_s <= duration <= rules.max_duration_s:
+        raise ClipError(f"duration {duration:.3f} s is outside the allowed "
+                        f"{rules.min_duration_s:g}-{rules.max_duration_s:g} s "
+                        "(clips.min_duration_s/max_duration_s in dfew.toml)")
+
+
+def check_limit_and_overlap(session: Session, movie: Movie, start_s: float, end_s: float,
+                            rules: ClipRules, *, allow_overlap: bool,
+                            exclude: int | None = None) -> None:
+    """The rules against the movie's accepted clips: per-movie limit, then overlap."""
+    others = accepted_clips(session, movie.id, exclude=exclude)
+    if len(others) >= rules.max_per_movie:
+        raise ClipError(f"{movie_label(movie)} already has {len(others)} clips, the most "
+                        f"allowed (clips.max_per_movie = {rules.max_per_movie})")
+    if allow_overlap:
+        return
+    for other in others:
+        if overlaps_too_much((start_s, end_s), (other.start_s, other.end_s), rules.max_overlap):
+            raise ClipError(
+                f"overlaps clip {other.id} ({format_time(other.start_s)}-"
+                f"{format_time(other.end_s)}) of {movie_label(movie)} by more than "
+                f"{rules.max_overlap:.0%} of the shorter clip; use --allow-overlap to keep it")
+
+
+def find_same_span(session: Session, movie_id: int, start_s: float, end_s: float,
+                   statuses: tuple[str, ...] = ("accepted",)) -> Clip | None:
+    return session.scalar(select(Clip).where(
+        Clip.movie_id == movie_id, Clip.status.in_(statuses),
+        func.abs(Clip.start_s - start_s) < SAME_SPAN_S,
+        func.abs(Clip.end_s - end_s) < SAME_SPAN_S).limit(1))
+
+
+def add_clip(session: Session, config: dict, *, movie: Movie | int | str, start_s: float,
+             end_s: float, extractor: Person | str | None, intended_emotion=None,
+             allow_overlap: bool = False, source: str = "manual",
+             base_dir: Path | None = None) -> Clip:
+    """Store an accepted clip after checking every rule; ClipError names what is wrong.
+
+    extractor: a Person with role extractor, or a name (an unknown name creates the
+    extractor, without a login token, once the clip passes every check). The same span of
+    the same movie twice raises DuplicateClipError naming the existing clip.
+    """
+    rules = clip_rules(config)
+    if source not in CLIP_SOURCES:
+        raise ClipError(f"unknown clip source {source!r}: use one of {', '.join(CLIP_SOURCES)}")
+    movie = resolve_movie(session, movie, base_dir)
+    start_s, end_s = float(start_s), float(end_s)
+    check_span(movie, start_s, end_s, rules)
+    emotion = _emotion(intended_emotion)
+    person = None
+    if isinstance(extractor, Person):
+        if extractor.role != "extractor":
+            raise ClipError(f"{extractor.name!r} is an {extractor.role}, not an extractor")
+        person = extractor
+    elif extractor is not None:
+        person = find_extractor(session, extractor)
+    same = find_same_span(session, movie.id, start_s, end_s)
+    if same is not None:
+        raise DuplicateClipError(f"{format_time(start_s)}-{format_time(end_s)} of "
+                                 f"{movie_label(movie)} is already clip {same.id}", same.id)
+    check_limit_and_overlap(session, movie, start_s, end_s, rules, allow_overlap=allow_overlap)
+    if person is None and extractor is not None:
+        person, _ = get_or_create_extractor(session, extractor)
+    clip = Clip(movie_id=movie.id, start_s=start_s, end_s=end_s, duration_s=end_s - start_s,
+                extractor_id=person.id if person else None,
+                intended_emotion=emotion.code if emotion else None, source=source,
+                status="accepted")
+    session.add(clip)
+    session.flush()
+    return clip
+
+
+def _emotion(value) -> Emotion | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, Emotion):
+        return value
+    try:
+        return parse_emotion(value)
+    except ValueError as exc:
+        raise ClipError(str(exc)) from None
+
+
+def _get_clip(session: Session, clip_id: int) -> Clip:
+    clip = session.get(Clip, int(clip_id))
+    if clip is None:
+        raise ClipError(f"no clip {clip_id}; see dfew-build clips list")
+    return clip
+
+
+def confirm_clip(session: Session, config: dict, clip_id: int, *,
+                 extractor: Person | str | None = None, allow_overlap: bool = False) -> Clip:
+    """Turn a proposed candidate (or a rejected one) into an accepted clip.
+
+    The per-movie limit and the overlap rule apply now, as for a new clip. The confirming
+    extractor, when given, becomes the clip's extractor. An accepted clip is left as it is.
+    """
+    rules = clip_rules(config)
+    clip = _get_clip(session, clip_id)
+    if clip.status == "accepted":
+        return clip
+    if clip.movie is None:
+        raise ClipError(f"clip {clip.id} has no movie; it cannot be confirmed")
+    person = None
+    if isinstance(extractor, Person):
+        person = extractor
+    elif extractor is not None:
+        person = find_extractor(session, extractor)
+    try:
+        check_limit_and_overlap(session, clip.movie, clip.start_s, clip.end_s, rules,
+                                allow_overlap=allow_overlap, exclude=clip.id)
+    except ClipError as exc:
+        raise ClipError(f"clip {clip.id}: {exc}") from None
+    if person is None and extractor is not None:
+        person, _ = get_or_create_extractor(session, extractor)
+    if person is not None:
+        clip.extractor_id = person.id
+    clip.status = "accepted"
+    session.flush()
+    return clip
+
+
+def reject_clip(session: Session, clip_id: int) -> Clip:
+    """Mark a candidate rejected (kept, so a re-run of `propose` does not offer it again)."""
+    clip = _get_clip(session, clip_id)
+    if clip.status == "accepted":
+        raise ClipError(f"clip {clip.id} is accepted, not a candidate; only candidates can be "
+                        "rejected")
+    clip.status = "rejected"
+    session.flush()
+    return clip
+
+
+@dataclass
+class BatchOutcome:
+    """What happened to each id of a confirm/reject batch."""
+
+    done: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)  # already in the asked state
+    refused: dict[int, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"done": self.done, "unchanged": self.unchanged,
+                "refused": {str(k): v for k, v in self.refused.items()}}
+
+
+def confirm_clips(session: Session, config: dict, ids, *, extractor: Person | str | None = None,
+                  allow_overlap: bool = False) -> BatchOutcome:
+    """confirm_clip for each id, in order; a refused id does not stop the others."""
+    outcome = BatchOutcome()
+    for clip_id in ids:
+        try:
+            with session.begin_nested():
+                before = _get_clip(session, clip_id).status
+                confirm_clip(session, config, clip_id, extractor=extractor,
+                             allow_overlap=allow_overlap)
+        except ClipError as exc:
+            outcome.refused[int(clip_id)] = str(exc)
+            continue
+        (outcome.unchanged if before == "accepted" else outcome.done).append(int(clip_id))
+    return outcome
+
+
+def reject_clips(session: Session, ids) -> BatchOutcome:
+    outcome = BatchOutcome()
+    for clip_id in ids:
+        try:
+            before = _get_clip(session, clip_id).status
+            reject_clip(session, clip_id)
+        except ClipError as exc:
+            outcome.refused[int(clip_id)] = str(exc)
+            continue
+        (outcome.unchanged if before == "rejected" else outcome.done).append(int(clip_id))
+    return outcome
+
+
+def clip_dict(clip: Clip) -> dict:
+    movie = clip.movie
+    return {
+        "id": clip.id, "movie_id": clip.movie_id,
+        "movie": os.path.basename(movie.path) if movie else None,
+        "start_s": clip.start_s, "end_s": clip.end_s, "duration_s": clip.duration_s,
+        "start": format_time(clip.start_s), "end": format_time(clip.end_s),
+        "extractor": clip.extractor.name if clip.extractor else None,
+        "intended_emotion": BY_CODE[clip.intended_emotion].name
+        if clip.intended_emotion else None,
+        "source": clip.source, "status": clip.status, "path": clip.path, "sha256": clip.sha256,
+    }
+
+
+def list_clips(session: Session, *, movie: Movie | int | str | None = None,
+               status: str | None = None, extractor: str | None = None,
+               source: str | None = None, cut: bool | None = None) -> list[Clip]:
+    query = select(Clip).order_by(Clip.id)
+    if movie is not None:
+        query = query.where(Clip.movie_id == resolve_movie(session, movie, require_ok=False).id)
+    if status:
+        query = query.where(Clip.status == status)
+    if source:
+        query = query.where(Clip.source == source)
+    if extractor:
+        query = query.join(Person, Clip.extractor_id == Person.id).where(
+            Person.name == clean_name(extractor))
+    if cut is not None:
+        query = query.where(Clip.path.is_not(None) if cut else Clip.path.is_(None))
+    return list(session.scalars(query))
+
