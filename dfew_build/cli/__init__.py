@@ -11,6 +11,7 @@ from dfew_build import __version__
 from dfew_build.cli.base import CliState, DfewGroup
 from dfew_build.cli.clips import clips
 from dfew_build.cli.demo import demo
+from dfew_build.cli.faces import faces, preprocess
 from dfew_build.cli.folds import folds
 from dfew_build.cli.movies import ingest, movies
 from dfew_build.cli.workspace import init
@@ -30,5 +31,5 @@ def main(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = CliState(workspace)
 
 
-for command in (init, ingest, movies, folds, clips, demo):
+for command in (init, ingest, movies, folds, clips, faces, preprocess, demo):
     main.add_command(command)
