@@ -1,1 +1,12 @@
-"""The annotation web server (FastAPI). Built in its own issue; see docs/index.md."""
+"""The annotation web server (FastAPI): `create_app(settings)`; `dfew-build serve` runs it."""
+
+from annotation_server.settings import Settings
+
+
+def create_app(settings: Settings):
+    from annotation_server.app import create_app as factory
+
+    return factory(settings)
+
+
+__all__ = ["Settings", "create_app"]

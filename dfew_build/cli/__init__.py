@@ -8,12 +8,18 @@ from __future__ import annotations
 import click
 
 from dfew_build import __version__
+from dfew_build.cli.assign import assign
 from dfew_build.cli.base import CliState, DfewGroup
 from dfew_build.cli.clips import clips
 from dfew_build.cli.demo import demo
 from dfew_build.cli.faces import faces, preprocess
 from dfew_build.cli.folds import folds
+from dfew_build.cli.formats import export, import_dfew_command
+from dfew_build.cli.labels import annotators, kappa, labels, report
 from dfew_build.cli.movies import ingest, movies
+from dfew_build.cli.people import people
+from dfew_build.cli.serve import serve
+from dfew_build.cli.votes import votes
 from dfew_build.cli.workspace import init
 
 
@@ -31,5 +37,5 @@ def main(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = CliState(workspace)
 
 
-for command in (init, ingest, movies, folds, clips, faces, preprocess, demo):
+for command in (init, ingest, movies, folds, clips, faces, preprocess, people, assign, serve, votes, annotators, kappa, labels, report, export, import_dfew_command, demo):
     main.add_command(command)

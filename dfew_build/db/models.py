@@ -194,3 +194,24 @@ class Run(Base):
     checkpoint_path: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+PROBLEM_KINDS = ("no_face", "several_faces", "broken_video")
+
+
+class ProblemReport(Base):
+    """An annotator's report that a clip cannot be judged. Not a vote; one per kind."""
+
+    __tablename__ = "problem_report"
+    __table_args__ = (
+        UniqueConstraint("clip_id", "reporter_id", "kind"),
+        CheckConstraint(_one_of("kind", PROBLEM_KINDS), name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), index=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""One router per area: auth, annotate, extract, admin, and media (video by id)."""

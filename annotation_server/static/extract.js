@@ -1,0 +1,52 @@
+// Extractor page: mark in/out from the player (I / O keys), play the marked span (P).
+(function () {
+  "use strict";
+  const video = document.getElementById("movie-video");
+  if (!video) return;
+  const start = document.getElementById("start");
+  const end = document.getElementById("end");
+  const position = document.getElementById("position");
+  let stopAt = null;
+
+  function timecode(seconds) {
+    const ms = Math.round(seconds * 1000);
+    const h = Math.floor(ms / 3600000), m = Math.floor(ms / 60000) % 60;
+    const s = (ms % 60000) / 1000;
+    return String(h).padStart(2, "0") + ":" + String(m).padStart(2, "0") + ":" +
+      s.toFixed(3).padStart(6, "0");
+  }
+  function seconds(text) {
+    const parts = String(text).trim().split(":").map(Number);
+    return parts.reduce(function (total, part) { return total * 60 + part; }, 0);
+  }
+  function playSpan(from, to) {
+    video.currentTime = from;
+    stopAt = to;
+    video.play().catch(function () {});
+  }
+  function markIn() { start.value = video.currentTime.toFixed(3); }
+  function markOut() { end.value = video.currentTime.toFixed(3); }
+
+  video.addEventListener("timeupdate", function () {
+    position.textContent = timecode(video.currentTime);
+    if (stopAt !== null && video.currentTime >= stopAt) { video.pause(); stopAt = null; }
+  });
+  document.getElementById("mark-in").addEventListener("click", markIn);
+  document.getElementById("mark-out").addEventListener("click", markOut);
+  document.getElementById("play-span").addEventListener("click", function () {
+    playSpan(seconds(start.value), seconds(end.value));
+  });
+  document.querySelectorAll("button.preview").forEach(function (button) {
+    button.addEventListener("click", function () {
+      playSpan(Number(button.dataset.start), Number(button.dataset.end));
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const tag = event.target && event.target.tagName;
+    if (tag === "INPUT" || tag === "SELECT" || tag === "TEXTAREA") return;
+    if (event.key === "i" || event.key === "I") markIn();
+    else if (event.key === "o" || event.key === "O") markOut();
+    else if (event.key === "p" || event.key === "P") playSpan(seconds(start.value), seconds(end.value));
+  });
+})();

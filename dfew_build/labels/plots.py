@@ -1,0 +1,103 @@
+"""The report's figures (PNG). matplotlib's object API with the Agg canvas: no pyplot, no
+global state, no display needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dfew_build.emotions import EMOTIONS, NAMES
+
+# Confusion heatmaps drawn at most (the least accurate annotators first).
+MAX_HEATMAPS = 24
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, format="png")
+    return path
+
+
+def emotion_distribution(vote_shares, label_counts, path: Path) -> Path:
+    """Share of all votes and of single labels per emotion, side by side."""
+    figure = _figure(7, 3.6)
+    axes = figure.add_subplot()
+    x = np.arange(len(EMOTIONS))
+    labels = np.asarray(label_counts, dtype=float)
+    label_shares = labels / labels.sum() if labels.sum() else labels
+    colours = [e.colour for e in EMOTIONS]
+    axes.bar(x - 0.2, np.asarray(vote_shares) * 100, 0.4, color=colours, alpha=0.45,
+             label="all votes")
+    axes.bar(x + 0.2, label_shares * 100, 0.4, color=colours, label="single labels")
+    axes.set_xticks(x, NAMES)
+    axes.set_ylabel("%")
+    axes.set_title("Emotion distribution")
+    axes.legend(frameon=False)
+    return _save(figure, path)
+
+
+def vote_entropy(matrix: np.ndarray, path: Path) -> Path:
+    """Histogram of each clip's vote entropy in bits (0: unanimous)."""
+    counts = np.asarray(matrix, dtype=float)
+    p = counts / counts.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(p > 0, p * np.log2(p), 0.0), axis=1)
+    figure = _figure(6, 3.4)
+    axes = figure.add_subplot()
+    axes.hist(entropy, bins=40, range=(0, np.log2(len(EMOTIONS))), color="#4e79a7")
+    axes.set_xlabel("vote entropy (bits; 0 = unanimous)")
+    axes.set_ylabel("clips")
+    axes.set_title("Vote entropy per clip")
+    return _save(figure, path)
+
+
+def annotator_agreement(annotators: list[dict], path: Path) -> Path:
+    """Per annotator: leave-one-out agreement and Dawid-Skene accuracy."""
+    names = [a["annotator"] for a in annotators]
+    loo = [a["loo_agreement"] or 0.0 for a in annotators]
+    ds = [a["ds_accuracy"] for a in annotators]
+    figure = _figure(7, 0.6 + 0.32 * len(names))
+    axes = figure.add_subplot()
+    y = np.arange(len(names))
+    axes.barh(y - 0.2, loo, 0.4, color="#4e79a7", label="leave-one-out agreement")
+    axes.barh(y + 0.2, ds, 0.4, color="#f28e2b", label="Dawid-Skene accuracy")
+    axes.set_yticks(y, names)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_title("Annotator agreement")
+    axes.legend(frameon=False, loc="lower right", fontsize=8)
+    return _save(figure, path)
+
+
+def annotator_confusion(annotators: list[dict], path: Path) -> Path:
+    """Dawid-Skene confusion matrices (rows: true emotion, columns: answered)."""
+    shown = sorted(annotators, key=lambda a: a["ds_accuracy"])[:MAX_HEATMAPS]
+    shown.sort(key=lambda a: a["annotator"])
+    columns = min(4, len(shown))
+    rows = -(-len(shown) // columns)
+    figure = _figure(3.2 * columns, 3.0 * rows + 0.4)
+    short = [name[:3] for name in NAMES]
+    for i, annotator in enumerate(shown):
+        axes = figure.add_subplot(rows, columns, i + 1)
+        axes.imshow(np.asarray(annotator["confusion"]), vmin=0, vmax=1, cmap="viridis")
+        axes.set_title(annotator["annotator"], fontsize=9)
+        axes.set_xticks(range(len(NAMES)), short, fontsize=7, rotation=90)
+        axes.set_yticks(range(len(NAMES)), short, fontsize=7)
+        if i % columns == 0:
+            axes.set_ylabel("true", fontsize=8)
+        axes.set_xlabel("answered", fontsize=8)
+    title = "Dawid-Skene confusion matrices"
+    if len(annotators) > len(shown):
+        title += f" (the {len(shown)} least accurate of {len(annotators)})"
+    figure.suptitle(title)
+    return _save(figure, path)

@@ -1,0 +1,154 @@
+"""Annotator quality: agreement with the leave-one-out majority and Dawid-Skene confusion.
+
+Placeholder persons: a DFEW release carries vote counts, not who voted, so its import
+(`dfew-build import-dfew`) stores them as votes of placeholder persons whose names start
+with `dfew-release:`. Their votes are evidence about the clips (they count in the
+leave-one-out majorities and in the Dawid-Skene fit) but they are not people, so the
+annotator views leave them out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dfew_build.db.models import Person, Vote
+from dfew_build.emotions import EMOTIONS, NAMES
+from dfew_build.labels.dawid_skene import DawidSkene
+from dfew_build.labels.matrix import fetch_array
+
+PLACEHOLDER_PREFIX = "dfew-release:"
+# A confusion row (a true emotion) is judged only when the annotator saw about this many
+# clips of that emotion (expected count under the Dawid-Skene posteriors).
+MIN_SUPPORT = 5.0
+# Flags: a spammer's confusion rows hardly differ (mean total-variation distance between
+# rows below this); a systematic confusion answers another emotion more often than the true one.
+SPAMMER_INFORMATIVENESS = 0.3
+
+
+def is_placeholder(name: str) -> bool:
+    return name.startswith(PLACEHOLDER_PREFIX)
+
+
+def vote_frame(session: Session) -> pd.DataFrame:
+    """Every vote as columns task (clip id), worker (annotator name), label (code 1..7)."""
+    data = fetch_array(session, select(Vote.clip_id, Vote.annotator_id, Vote.emotion), 3)
+    names = dict(session.execute(select(Person.id, Person.name)).all())
+    if not len(data):
+        return pd.DataFrame({"task": pd.Series([], dtype=np.int64),
+                             "worker": pd.Series([], dtype=object),
+                             "label": pd.Series([], dtype=np.int64)})
+    ids, inverse = np.unique(data[:, 1], return_inverse=True)
+    workers = np.array([names[int(i)] for i in ids], dtype=object)[inverse]
+    return pd.DataFrame({"task": data[:, 0], "worker": workers, "label": data[:, 2]})
+
+
+def leave_one_out_agreement(votes: pd.DataFrame) -> pd.DataFrame:
+    """Per worker: votes, scored votes, and the share that equals the majority of the other
+    votes on the same clip. A vote for one of k emotions tied for that majority scores 1/k;
+    a vote that is alone on its clip is not scored."""
+    task_index, _ = pd.factorize(votes["task"])
+    worker_index, workers = pd.factorize(votes["worker"], sort=True)
+    label = votes["label"].to_numpy() - 1
+    T, K = int(task_index.max()) + 1 if len(task_index) else 0, len(EMOTIONS)
+    counts = np.zeros((T, K), dtype=np.int64)
+    np.add.at(counts, (task_index, label), 1)
+    # Per clip: the top count m1 and how many emotions reach it, the runner-up m2 and its
+    # multiplicity; enough to know each vote's standing once it is taken out.
+    m1 = counts.max(axis=1)
+    c1 = (counts == m1[:, None]).sum(axis=1)
+    below = np.where(counts < m1[:, None], counts, -1)
+    m2 = below.max(axis=1)
+    c2 = (counts == m2[:, None]).sum(axis=1)
+    own = counts[task_index, label]
+    top, ties = m1[task_index], c1[task_index]
+    second, second_ties = m2[task_index], c2[task_index]
+    unique_top = (own == top) & (ties == 1)
+    score = np.where(unique_top & (second < top - 1), 1.0,
+                     np.where(unique_top & (second == top - 1), 1.0 / (1 + second_ties), 0.0))
+    scored = counts.sum(axis=1)[task_index] > 1
+    W = len(workers)
+    total = np.bincount(worker_index, minlength=W)
+    n_scored = np.bincount(worker_index, weights=scored, minlength=W)
+    agree = np.bincount(worker_index, weights=score * scored, minlength=W)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(n_scored > 0, agree / n_scored, np.nan)
+    return pd.DataFrame({"votes": total, "scored": n_scored.astype(np.int64),
+                         "agreement": share}, index=pd.Index(workers, name="worker"))
+
+
+def _support(model: DawidSkene, votes: pd.DataFrame) -> pd.DataFrame:
+    """Expected number of each worker's votes per true label (worker x label)."""
+    posteriors = model.probas_.reindex(votes["task"]).to_numpy()
+    frame = pd.DataFrame(posteriors, columns=model.probas_.columns)
+    frame["worker"] = votes["worker"].to_numpy()
+    return frame.groupby("worker").sum()
+
+
+def _describe(errors: np.ndarray, support: np.ndarray, priors: np.ndarray) -> dict:
+    seen = support >= MIN_SUPPORT
+    accuracy = float((priors * np.diag(errors)).sum())
+    rows = errors[seen]
+    informativeness = None
+    if len(rows) >= 2:
+        distances = np.abs(rows[:, None, :] - rows[None, :, :]).sum(axis=2) / 2
+        informativeness = float(distances[np.triu_indices(len(rows), 1)].mean())
+    top = None
+    off = np.where(np.eye(len(errors), dtype=bool) | ~seen[:, None], -1.0, errors)
+    t, said = np.unravel_index(off.argmax(), off.shape)
+    if off[t, said] > 0:
+        top = {"true": NAMES[t], "said": NAMES[said], "probability": round(float(off[t, said]), 4),
+               "support": round(float(support[t]), 1)}
+    flags = []
+    if informativeness is not None and informativeness < SPAMMER_INFORMATIVENESS:
+        # A spammer's rows are noise; naming their "confusions" would only distract.
+        return _summary(accuracy, informativeness, top, ["spammer: answers hardly depend on "
+                                                         "the clip"], errors, support)
+    for k in np.flatnonzero(seen):
+        other = int(np.argmax(np.where(np.arange(len(errors)) == k, -1, errors[k])))
+        if errors[k, other] > errors[k, k]:
+            flags.append(f"says {NAMES[other]} for {NAMES[k]} ({errors[k, other]:.2f} vs "
+                         f"{errors[k, k]:.2f})")
+    return _summary(accuracy, informativeness, top, flags, errors, support)
+
+
+def _summary(accuracy, informativeness, top, flags, errors, support) -> dict:
+    return {"ds_accuracy": round(accuracy, 4),
+            "informativeness": None if informativeness is None else round(informativeness, 4),
+            "top_confusion": top, "flags": flags,
+            "confusion": np.round(errors, 4).tolist(),
+            "support": np.round(support, 1).tolist()}
+
+
+def annotator_view(session: Session, *, n_iter: int = 100, tol: float = 1e-6) -> dict:
+    """Per real annotator: votes, leave-one-out agreement, Dawid-Skene accuracy, confusion
+    matrix (rows: true emotion, columns: answered, DFEW order) and flags."""
+    votes = vote_frame(session)
+    placeholders = sorted({w for w in votes["worker"].unique() if is_placeholder(w)})
+    view = {"emotions": list(NAMES), "placeholder_prefix": PLACEHOLDER_PREFIX,
+            "excluded_placeholders": len(placeholders), "annotators": []}
+    real = votes[~votes["worker"].isin(placeholders)]
+    if real.empty:
+        view["note"] = ("no votes by real annotators yet" + (
+            f" (the {len(placeholders)} '{PLACEHOLDER_PREFIX}*' placeholder raters of a DFEW "
+            "release import are not people)" if placeholders else
+            "; import them with `dfew-build votes import CSV`"))
+        return view
+    agreement = leave_one_out_agreement(votes)
+    codes = [e.code for e in EMOTIONS]
+    model = DawidSkene(n_iter=n_iter, tol=tol, labels=codes).fit(votes)
+    support = _support(model, votes)
+    priors = model.priors_.to_numpy()
+    view["dawid_skene"] = {"iterations": model.n_iter_, "priors": np.round(priors, 4).tolist(),
+                           "log_likelihood_per_vote": round(model.loss_history_[-1], 6)}
+    for name in sorted(real["worker"].unique()):
+        errors = model.errors_.loc[name].to_numpy()
+        entry = {"annotator": name, "votes": int(agreement.at[name, "votes"]),
+                 "loo_scored": int(agreement.at[name, "scored"]),
+                 "loo_agreement": (None if np.isnan(agreement.at[name, "agreement"]) else
+                                   round(float(agreement.at[name, "agreement"]), 4))}
+        entry.update(_describe(errors, support.loc[name].to_numpy(), priors))
+        view["annotators"].append(entry)
+    return view
