@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
@@ -74,7 +75,30 @@ def downgrade(engine: Engine, revision: str) -> None:
     _run_alembic(engine, "downgrade", revision)
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]?([\w-]+|None)",
+                            re.MULTILINE)
+
+
+def declared_heads() -> set[str]:
+    """Head revisions read straight from migrations/versions/*.py, without importing Alembic
+    (which costs ~0.3 s on every command): the revisions no other file names as its parent."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        fields = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" in fields:
+            revisions.add(fields["revision"])
+            parents.add(fields.get("down_revision"))
+    return revisions - parents
+
+
 def ensure_current(engine: Engine) -> None:
-    """Bring the database to the newest revision if it is behind (a no-op when current)."""
-    if current_revision(engine) != head_revision(str(engine.url)):
+    """Bring the database to the newest revision if it is behind (a no-op when current).
+
+    The cheap check (a plain SELECT against the heads declared in the migration files)
+    settles the common case; Alembic is consulted only when the database looks behind.
+    """
+    current = current_revision(engine)
+    if current is not None and declared_heads() == {current}:
+        return
+    if current != head_revision(str(engine.url)):
         upgrade(engine)

@@ -68,3 +68,10 @@ def test_constraints_hold(engine):
             with pytest.raises(IntegrityError):
                 session.commit()
             session.rollback()
+
+
+def test_declared_heads_match_alembic():
+    """The cheap start-up check reads the migration files itself; it must agree with Alembic."""
+    from dfew_build.db.migrate import declared_heads, head_revision
+
+    assert declared_heads() == {head_revision("sqlite://")}
