@@ -1,7 +1,10 @@
 """`dfew-build demo`: every stage on the real sample media, one command.
 
-Each stage issue extends run_demo with its step. Steps report through a callback so the
-library never prints; the CLI shows them.
+ingest -> clips (proposals, a few confirmed, cut) -> people + assignment -> simulated votes
+(or real ones with --votes) -> kappa, labels, report -> faces -> folds + DFEW export ->
+a one-epoch benchmark run. Each stage lives in its package's `demo` module; steps report
+through a callback so the library never prints; the CLI shows them. Every step is
+idempotent, so a second run reuses the workspace and redoes nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ def _write_movie_metadata(csv_path: Path) -> None:
 
 
 def run_demo(directory: str | Path = DEFAULT_DIR, *, progress: bool = False,
+             votes_csv: str | Path | None = None, train: bool = True,
              on_step: Callable[[str, str], None] = lambda step, message: None) -> DemoResult:
     def step(name: str, message: str) -> None:
         result.steps.append((name, message))
@@ -58,5 +62,69 @@ def run_demo(directory: str | Path = DEFAULT_DIR, *, progress: bool = False,
                    f"present, {counts['rejected']} rejected (dfew-build movies list)")
     result.summary = {"workspace": str(workspace.root), "database": redact_url(workspace.database_url),
                       "movies": report.usable, "ingest": counts}
-    workspace.close()
+    try:
+        _later_stages(workspace, result, step, progress=progress, votes_csv=votes_csv,
+                      train=train)
+    finally:
+        workspace.close()
     return result
+
+
+def _later_stages(workspace, result: DemoResult, step, *, progress: bool, votes_csv,
+                  train: bool) -> None:
+    from dfew_build.annotation.demo import run_annotation_demo
+    from dfew_build.clips.demo import run_clips_demo
+    from dfew_build.faces.demo import run_faces_demo
+    from dfew_build.formats.demo import run_formats_demo
+    from dfew_build.labels.demo import SIMULATED_ANNOTATORS, SIMULATED_PREFIX, run_labels_demo
+
+    clips = run_clips_demo(workspace, progress=progress)
+    result.summary["clips"] = clips
+    step("clips", f"{clips['proposed']} candidates proposed, {clips['confirmed']} confirmed, "
+                  f"{clips['cut']} cut ({clips['already_cut']} already cut, {clips['failed']} "
+                  "failed) (dfew-build clips list)")
+
+    # The simulated annotators are the people the clips are assigned to, so assignment,
+    # votes and the web form's progress pages all agree.
+    names = [f"{SIMULATED_PREFIX}{i:02d}" for i in range(1, SIMULATED_ANNOTATORS + 1)]
+    people = run_annotation_demo(workspace, annotator_names=names)
+    result.summary["annotation"] = people
+    step("assign", f"{people['clips']} clips x {people['per_clip']} of {people['annotators']} "
+                   f"annotators ({people['assignments_added']} assignments added); the web "
+                   f"form: dfew-build -w {workspace.root} serve, admin login "
+                   f"{people['admin_login_link']}")
+
+    labels = run_labels_demo(workspace, votes_csv=votes_csv)
+    result.summary["labels"] = labels
+    source = "simulated annotators (seeded noisy model)" if labels["simulated"] \
+        else f"{votes_csv}"
+    kappa = labels["kappa"]
+    kappa_text = f"{kappa:.3f} ({labels['kappa_band']})" if kappa is not None \
+        else labels["kappa_band"]
+    imported = labels["import"]
+    step("votes", f"votes from {source}: {imported['imported']} imported, "
+                  f"{imported['unchanged']} already stored, {imported['problems']} problem "
+                  "row(s) (dfew-build votes export)")
+    step("labels", f"Fleiss' kappa {kappa_text} over {labels['clips']} clips; "
+                   f"{labels['single_labelled']} single-labelled; report {labels['report']}")
+
+    faces = run_faces_demo(workspace, progress=progress)
+    result.summary["faces"] = faces
+    step("faces", f"{faces.get('kept', 0)} kept, {faces.get('dropped_low_face_rate', 0)} "
+                  f"dropped (face rate < 0.5), {faces.get('failed', 0)} failed; tensors "
+                  f"{faces['tensors']}; contact sheet {faces['contact_sheet']}")
+
+    formats = run_formats_demo(workspace, progress=progress)
+    result.summary["formats"] = formats
+    folds = formats["folds"]
+    step("folds", f"scheme {folds['scheme']!r} {folds['status']}: {folds['why']}")
+    step("export", f"DFEW release layout in {formats['export']['out']}")
+
+    if not train:
+        step("train", "skipped (--no-train)")
+        return
+    from dfew_build.bench.demo import run_bench_demo
+
+    bench = run_bench_demo(workspace, scheme=folds["scheme"], progress=progress)
+    result.summary["train"] = bench
+    step("train", bench["message"])

@@ -10,6 +10,7 @@ import click
 from dfew_build import __version__
 from dfew_build.cli.assign import assign
 from dfew_build.cli.base import CliState, DfewGroup
+from dfew_build.cli.bench import evaluate, models, train
 from dfew_build.cli.clips import clips
 from dfew_build.cli.demo import demo
 from dfew_build.cli.faces import faces, preprocess
@@ -37,5 +38,7 @@ def main(ctx: click.Context, workspace: str | None) -> None:
     ctx.obj = CliState(workspace)
 
 
-for command in (init, ingest, movies, folds, clips, faces, preprocess, people, assign, serve, votes, annotators, kappa, labels, report, export, import_dfew_command, demo):
+for command in (init, ingest, movies, clips, folds, export, import_dfew_command, people, assign,
+                serve, votes, kappa, labels, annotators, report, preprocess, faces, models, train,
+                evaluate, demo):
     main.add_command(command)

@@ -1,0 +1,261 @@
+"""DFEW's protocol around the trainer: one fold or all of them, resuming, aggregating,
+dry runs, and re-scoring a trained checkpoint (`dfew-build train` / `evaluate`).
+
+Multi-GPU: launched by ``torchrun --nproc_per_node N -m dfew_build.cli train …`` (or the
+``dfew-build`` script), every process sees ``WORLD_SIZE`` > 1; :func:`train` then joins the
+process group (NCCL on CUDA, Gloo on CPU), each rank trains on its shard of every epoch
+(DistributedDataParallel averages the gradients) and only rank 0 evaluates and writes the
+run folder and the ``run`` table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from dfew_build.bench import runs
+from dfew_build.bench.config import TrainConfig, validate
+from dfew_build.bench.data import load_labelled_clips, split_fold
+from dfew_build.bench.metrics import mean_over_folds, summarize
+from dfew_build.errors import TrainingError
+
+# Settings a resumed run may change: they do not change what is computed.
+RESUME_OVERRIDES = ("epochs", "device", "workers", "amp")
+
+
+def _distributed(config: TrainConfig) -> tuple[int, int, int]:
+    """(rank, world_size, local_rank); joins the process group under torchrun."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return 0, 1, 0
+    import torch
+    import torch.distributed as dist
+
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if config.device == "cuda":
+        torch.cuda.set_device(local_rank)
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if config.device == "cuda" else "gloo")
+    return dist.get_rank(), world_size, local_rank
+
+
+def _from_rank0(value, world_size: int):
+    if world_size <= 1:
+        return value
+    import torch.distributed as dist
+
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _labelled(workspace, config: TrainConfig) -> pd.DataFrame:
+    table = load_labelled_clips(workspace, config.scheme, config.threshold)
+    if table.empty:
+        raise TrainingError(
+            f"no single-labelled clips in the folds of scheme {config.scheme!r} (a clip needs "
+            f"more than {config.threshold} votes for one emotion): import votes with "
+            "`dfew-build votes import`, then run `dfew-build folds`")
+    return table
+
+
+def _resumed_config(workspace, name: str, overrides: dict) -> TrainConfig:
+    folder = runs.run_dir(workspace, name)
+    if not (folder / "config.json").is_file():
+        raise TrainingError(f"no run {name!r} to resume: {folder / 'config.json'} not found "
+                            f"(runs are in {workspace.runs_dir})")
+    config = TrainConfig.from_dict(runs.read_json(folder / "config.json"))
+    changes = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES and v is not None}
+    return replace(config, **changes)
+
+
+def train(workspace, config: TrainConfig | None = None, *, resume: str | None = None,
+          overrides: dict | None = None, progress: bool = False,
+          on_epoch_end: Callable[[int, dict], None] | None = None) -> dict:
+    """Train one fold (``config.fold`` = k) or all folds (``"all"``) into a new run folder,
+    or continue the run named ``resume`` (its config.json, with ``overrides`` among
+    epochs/device/workers/amp). Returns ``{"run", "run_dir", "metrics"}``."""
+    if resume:
+        config = _resumed_config(workspace, resume, overrides or {})
+    if config is None:
+        raise TrainingError("give a TrainConfig, or the name of a run to resume")
+    validate(config)
+    rank, world_size, local_rank = _distributed(config)
+    try:
+        return _train(workspace, config, resume, (rank, world_size, local_rank), progress,
+                      on_epoch_end)
+    finally:
+        if world_size > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
+    from dfew_build.bench.train import deterministic, train_fold
+
+    rank, world_size, _local_rank = dist
+    table = _labelled(workspace, config)
+    name = resume or (runs.new_run_name(workspace.runs_dir, config.model, config.loss,
+                                        config.fold) if rank == 0 else None)
+    name = _from_rank0(name, world_size)
+    base = runs.run_dir(workspace, name)
+    if rank == 0:
+        base.mkdir(parents=True, exist_ok=True)
+    kwargs = {"progress": progress, "on_epoch_end": on_epoch_end, "dist": dist,
+              "resume": bool(resume)}
+    with deterministic(config.deterministic):
+        if config.fold != "all":
+            train_table, test_table = split_fold(table, config.fold)
+            metrics = train_fold(workspace, config, train_table, test_table, run_dir=base,
+                                 run_name=name, **kwargs)
+            return {"run": name, "run_dir": base, "metrics": metrics}
+        folds = sorted(int(f) for f in table["fold"].unique())
+        if rank == 0:
+            runs.write_json(base / "config.json", {**config.to_dict(), "run": name,
+                                                   "folds": folds})
+            runs.record_run(workspace, name, model=config.model, loss=config.loss, fold=None,
+                            scheme=config.scheme, config=config.to_dict())
+        results = []
+        for k in folds:
+            train_table, test_table = split_fold(table, k)
+            (base / f"fold{k}").mkdir(exist_ok=True)
+            results.append(train_fold(workspace, replace(config, fold=k), train_table,
+                                      test_table, run_dir=base / f"fold{k}",
+                                      run_name=f"{name}/fold{k}", **kwargs))
+    metrics = aggregate(workspace, base, name, config, folds) if rank == 0 else {}
+    return {"run": name, "run_dir": base, "metrics": metrics}
+
+
+def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list[int]) -> dict:
+    """The five-fold result: per fold, their mean, and pooled over all predictions (DFEW's
+    headline numbers: "all the predicted labels are used to compute the evaluation
+    metrics"), as summary.csv/summary.md in the layout of the paper's Tables 4–6."""
+    from dfew_build.bench import viz
+
+    per_fold = [runs.read_json(base / f"fold{k}" / "metrics.json") for k in folds]
+    pooled_predictions = pd.concat([runs.read_predictions(base / f"fold{k}" / "predictions.csv")
+                                    for k in folds], ignore_index=True)
+    tmp = base / ".predictions.csv.tmp"
+    pooled_predictions.to_csv(tmp, index=False)
+    os.replace(tmp, base / "predictions.csv")
+    pooled = summarize(pooled_predictions["label"] - 1, pooled_predictions["prediction"] - 1)
+    mean = mean_over_folds(per_fold)
+    label = runs.model_label(config.model, config.loss)
+    table = runs.paper_table([(label, m) for m in per_fold] + [(label, mean), (label, pooled)])
+    table.insert(1, "Split", [f"fd{k}" for k in folds] + ["mean", "pooled"])
+    tmp = base / ".summary.csv.tmp"
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, base / "summary.csv")
+    (base / "summary.md").write_text(
+        f"# {label} on scheme {config.scheme!r}, {len(folds)}-fold\n\n"
+        "Recall per emotion, UAR and WAR in percent. `pooled` scores all test predictions "
+        "together (DFEW's protocol); `mean` averages the folds.\n\n"
+        + runs.to_markdown(table), encoding="utf-8")
+    viz.plot_confusion(pooled["confusion"], base / "confusion.png", f"{label}, pooled over "
+                       f"{len(folds)} folds")
+    metrics = {**{k: pooled[k] for k in ("war", "uar", "n", "per_class_recall", "confusion")},
+               "run": name, "model": config.model, "loss": config.loss, "fold": "all",
+               "scheme": config.scheme, "folds": folds, "mean": mean,
+               "per_fold": [{k: m[k] for k in ("fold", "war", "uar", "n", "per_class_recall")}
+                            for m in per_fold], "finished": runs.utc_now_iso()}
+    runs.write_json(base / "metrics.json", metrics)
+    runs.record_run(workspace, name, model=config.model, loss=config.loss, fold=None,
+                    scheme=config.scheme, config=config.to_dict(), metrics=metrics,
+                    finished=True)
+    return metrics
+
+
+def dry_run(workspace, config: TrainConfig) -> dict:
+    """One tiny batch (2 clips) through the real data path, forward and backward, nothing
+    written: a quick check for CI that the workspace, data and model fit together."""
+    import torch
+
+    from dfew_build.bench.train import (TrainStep, build_datasets, build_loss, build_model,
+                                        make_optimizer, train_one_epoch)
+
+    validate(config)
+    fold = 1 if config.fold == "all" else config.fold
+    config = replace(config, fold=fold, batch_size=min(2, config.batch_size), workers=0)
+    train_table, test_table = split_fold(_labelled(workspace, config), fold)
+    train_ds, _test_ds, info = build_datasets(workspace, config, train_table, test_table)
+    torch.manual_seed(config.seed)
+    model = build_model(config)
+    step = TrainStep(model, build_loss(config, model.feature_dim))
+    device = torch.device("cuda" if config.device == "cuda" else "cpu")
+    step.to(device)
+    loader = torch.utils.data.DataLoader(train_ds, batch_size=config.batch_size, shuffle=False)
+    out = train_one_epoch(step, loader, make_optimizer(config, step.parameters()),
+                          device=device, max_steps=1, amp=config.amp)
+    shape = list(train_ds[0][0].shape)
+    return {"model": config.model, "loss_name": config.loss, "fold": fold,
+            "batch": [out["clips"], *shape], **{k: out[k] for k in out if k != "clips_per_s"},
+            **info}
+
+
+def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
+                 scheme: str | None = None, checkpoint: str | None = None,
+                 device: str = "cpu", workers: int | None = None,
+                 progress: bool = False) -> dict:
+    """Re-score a run's checkpoint: on its own test fold, on fold k of a scheme, or — with
+    ``on`` (another workspace) and no fold — on every single-labelled clip there (transfer).
+    Writes ``{run}/evaluations/{stamp}/`` (metrics.json, predictions.csv, confusion.png)."""
+    import torch
+
+    from dfew_build.bench import checkpoint as ckpt, viz
+    from dfew_build.bench.train import build_model, dataset_factory, evaluate
+
+    folder = runs.run_dir(workspace, name)
+    if not (folder / "config.json").is_file():
+        raise TrainingError(f"no run {name!r}: {folder / 'config.json'} not found")
+    config = TrainConfig.from_dict(runs.read_json(folder / "config.json"))
+    if config.fold == "all":
+        raise TrainingError(f"{name!r} is a run over all folds: evaluate one fold's run, "
+                            f"e.g. {name}/fold1")
+    which = checkpoint or config.select
+    if which not in ("best", "last"):
+        raise TrainingError(f"--checkpoint must be best or last, got {which!r}")
+    state = ckpt.load_checkpoint(folder / f"{which}.pt", model_name=config.model)
+    target = on or workspace
+    config = replace(config, device=device, workers=config.workers if workers is None else workers)
+    validate(config)
+    if on is not None and fold is None:
+        table, where = load_labelled_clips(target, None, config.threshold), "all clips"
+    else:
+        scheme = scheme or config.scheme
+        fold = fold or config.fold
+        _, table = split_fold(load_labelled_clips(target, scheme, config.threshold), fold)
+        where = f"fold {fold} of scheme {scheme!r}"
+    has, make, source = dataset_factory(target, config)
+    keep = has(table)
+    if not keep.any():
+        raise TrainingError(f"nothing to evaluate: none of the {len(table)} single-labelled "
+                            f"clips ({where}) is in {source}; run `dfew-build preprocess` first")
+    loader = torch.utils.data.DataLoader(make(table[keep], False), batch_size=config.batch_size,
+                                         num_workers=config.workers)
+    model = build_model(config)
+    model.load_state_dict(state["model"])
+    dev = torch.device("cuda" if device == "cuda" else "cpu")
+    result = evaluate(model.to(dev), loader, device=dev, amp=config.amp, progress=progress)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out, n = folder / "evaluations" / stamp, 1
+    while out.exists():
+        n += 1
+        out = folder / "evaluations" / f"{stamp}-{n}"
+    out.mkdir(parents=True)
+    runs.write_predictions(out / "predictions.csv", result, fold_of=fold or 0)
+    viz.plot_confusion(result["confusion"], out / "confusion.png",
+                       f"{runs.model_label(config.model, config.loss)} on {where}")
+    metrics = {k: result[k] for k in ("war", "uar", "n", "per_class_recall", "confusion")}
+    metrics.update({"run": name, "checkpoint": which, "epoch": int(state["epoch"]),
+                    "workspace": str(target.root), "on": where,
+                    "left_out_no_faces": int((~np.asarray(keep)).sum()),
+                    "output": str(out)})
+    runs.write_json(out / "metrics.json", metrics)
+    return metrics

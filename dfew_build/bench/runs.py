@@ -1,0 +1,202 @@
+"""Run folders (``WS/runs/{run}/``), the ``run`` table, and the paper-style result tables.
+
+A single-fold run folder holds ``config.json``, ``metrics.csv`` (a row per epoch),
+``best.pt``/``last.pt``, ``metrics.json`` (the final result), ``predictions.csv``,
+``confusion.png`` and ``tsne.png``. A ``--fold all`` run folder holds one such folder per
+fold (``fold1/`` … ``fold5/``, run names ``{run}/fold1`` …) and the aggregate:
+``summary.csv``/``summary.md`` (per-class recall, UAR, WAR per fold, their mean and the
+pooled predictions, in the layout of DFEW's Tables 4–6), the pooled ``predictions.csv``
+and ``confusion.png``, and ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dfew_build.emotions import NAMES
+from dfew_build.errors import TrainingError
+
+PAPER_NAMES = {"resnet3d_18": "3D Resnet18", "r3d_18": "R3D18", "r2plus1d_18": "R(2+1)D-18",
+               "c3d": "C3D", "p3d": "P3D", "i3d": "I3D-RGB", "vgg11_lstm": "VGG11+LSTM",
+               "resnet18_lstm": "Resnet18+LSTM"}
+LOSS_SUFFIX = {"ce": "", "center": ", center loss", "ecstfl": ", EC-STFL", "ldl": ", LDL"}
+
+
+def write_json(path: Path, data) -> None:
+    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _json_default(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating,)):
+        return float(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"cannot read {path} ({exc})") from None
+
+
+def new_run_name(runs_dir: Path, model: str, loss: str, fold) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = f"{model}-{loss}-{'all' if fold == 'all' else f'fold{fold}'}-{stamp}"
+    name, n = base, 1
+    while (Path(runs_dir) / name).exists():
+        n += 1
+        name = f"{base}-{n}"
+    return name
+
+
+def run_dir(workspace, name: str) -> Path:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+(/fold\d+)?", name) or ".." in name:
+        raise TrainingError(f"{name!r} is not a run name (see `ls {workspace.runs_dir}`)")
+    return workspace.runs_dir / name
+
+
+# -- metrics.csv ----------------------------------------------------------------------------
+
+def append_metrics_row(path: Path, row: dict) -> None:
+    """One row per epoch; the header is the first row's keys."""
+    exists = path.is_file() and path.stat().st_size > 0
+    if exists:
+        with open(path, newline="", encoding="utf-8") as handle:
+            fields = next(csv.reader(handle))
+    else:
+        fields = list(row)
+    with open(path, "a", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields, extrasaction="ignore")
+        if not exists:
+            writer.writeheader()
+        writer.writerow(row)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def truncate_metrics(path: Path, last_epoch: int) -> None:
+    """Drop rows after the checkpoint being resumed (an epoch interrupted after its row)."""
+    if not path.is_file():
+        return
+    table = pd.read_csv(path)
+    kept = table[table["epoch"] <= last_epoch]
+    if len(kept) != len(table):
+        tmp = path.with_name(f".{path.name}.tmp")
+        kept.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+
+
+# -- predictions ----------------------------------------------------------------------------
+
+def write_predictions(path: Path, result: dict, fold_of=None) -> None:
+    """predictions.csv: clip_id, fold, label/prediction as codes 1..7 and names, and the
+    softmax probability of each emotion."""
+    probs = np.asarray(result["probs"])
+    table = pd.DataFrame({
+        "clip_id": result["clip_ids"],
+        "fold": fold_of if fold_of is not None else 0,
+        "label": np.asarray(result["y_true"]) + 1,
+        "label_name": [NAMES[i] for i in result["y_true"]],
+        "prediction": np.asarray(result["y_pred"]) + 1,
+        "prediction_name": [NAMES[i] for i in result["y_pred"]],
+    })
+    for i, name in enumerate(NAMES):
+        table[f"p_{name}"] = probs[:, i].round(6) if len(probs) else []
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"cannot read {path} ({exc})") from None
+
+
+# -- the run table --------------------------------------------------------------------------
+
+def record_run(workspace, name: str, *, model: str, loss: str, fold, scheme: str,
+               config: dict, metrics: dict | None = None, checkpoint: Path | None = None,
+               finished: bool = False) -> None:
+    """Insert or update the ``run`` row of a run (fold None for a ``--fold all`` aggregate)."""
+    from sqlalchemy import select
+
+    from dfew_build.db.models import Run, utcnow
+
+    with workspace.session() as session:
+        row = session.scalars(select(Run).where(Run.name == name)).one_or_none()
+        if row is None:
+            row = Run(name=name, model=model, loss=loss)
+            session.add(row)
+        row.fold = fold if isinstance(fold, int) else None
+        row.scheme, row.config = scheme, json.loads(json.dumps(config, default=_json_default))
+        row.metrics = json.loads(json.dumps(metrics, default=_json_default)) if metrics else None
+        if checkpoint is not None:
+            row.checkpoint_path = str(Path(checkpoint).relative_to(workspace.root)
+                                      if Path(checkpoint).is_relative_to(workspace.root)
+                                      else checkpoint)
+        row.finished_at = utcnow() if finished else None
+
+
+def list_runs(workspace) -> list[dict]:
+    from sqlalchemy import select
+
+    from dfew_build.db.models import Run
+
+    with workspace.session() as session:
+        rows = session.scalars(select(Run).order_by(Run.created_at, Run.id)).all()
+        return [{"name": r.name, "model": r.model, "loss": r.loss, "fold": r.fold,
+                 "scheme": r.scheme, "finished": r.finished_at is not None,
+                 "uar": (r.metrics or {}).get("uar"), "war": (r.metrics or {}).get("war")}
+                for r in rows]
+
+
+# -- paper-style tables ---------------------------------------------------------------------
+
+def paper_table(rows: list[tuple[str, dict]]) -> pd.DataFrame:
+    """Rows ``(label, metrics)`` -> DFEW Table 4 columns, in percent with two decimals."""
+    records = []
+    for label, metrics in rows:
+        record = {"Model": label}
+        for name in NAMES:
+            value = metrics["per_class_recall"].get(name)
+            record[name.capitalize()] = None if value is None else round(100 * value, 2)
+        record["UAR"] = round(100 * metrics["uar"], 2)
+        record["WAR"] = round(100 * metrics["war"], 2)
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    columns = list(table.columns)
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "|".join("---" if table[c].dtype == object else "---:"
+                            for c in columns) + "|"]
+    for _, row in table.iterrows():
+        cells = [("–" if v is None or (isinstance(v, float) and np.isnan(v))
+                  else f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def model_label(model: str, loss: str) -> str:
+    return PAPER_NAMES.get(model, model) + LOSS_SUFFIX.get(loss, f", {loss}")
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

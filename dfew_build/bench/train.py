@@ -1,0 +1,400 @@
+"""The benchmark trainer: one fold, or DFEW's five-fold protocol (DESIGN.md §8).
+
+Library entry points (the CLI's `train` calls :func:`dfew_build.bench.protocol.train`):
+
+* :func:`train_one_epoch` and :func:`evaluate` take explicit arguments and return dicts;
+* :func:`train_fold` runs one fold into a run folder, resumable from its ``last.pt``.
+
+Reproducibility: the model is initialised from ``torch.manual_seed(seed)``; the sampling
+order and augmentation come from generators seeded by ``(seed, epoch, …)`` (see
+``bench.data``); ``last.pt`` holds the model, optimiser, scheduler, scaler and torch RNG
+states after each epoch, so a resumed run continues exactly where an uninterrupted one
+would be. Deterministic algorithms are requested (warn-only where an operation has none).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dfew_build.bench import checkpoint as ckpt
+from dfew_build.bench import runs
+from dfew_build.bench.config import TrainConfig
+from dfew_build.bench.data import (Augment, EpochSampler, FrameClipDataset, TensorClipDataset,
+                                   frame_files, open_tensor_store)
+from dfew_build.bench.metrics import summarize
+from dfew_build.emotions import NUM_EMOTIONS
+from dfew_build.errors import TrainingError
+
+
+class TrainStep(nn.Module):
+    """Model + loss as one module, so DistributedDataParallel also syncs the loss's own
+    parameters (the centre-loss centres) and sees every forward through its hooks."""
+
+    def __init__(self, model: nn.Module, loss_fn: nn.Module):
+        super().__init__()
+        self.model, self.loss_fn = model, loss_fn
+
+    def forward(self, clips, labels, votes):
+        features = self.model.forward_features(clips)
+        logits = self.model.head(features)
+        total, parts = self.loss_fn(logits, features, labels, votes)
+        return total, parts, logits
+
+
+def build_model(config: TrainConfig) -> nn.Module:
+    from dfew_build.bench.models import create_model, list_models
+
+    try:
+        return create_model(config.model, num_classes=NUM_EMOTIONS, **config.model_kwargs)
+    except (ValueError, TypeError) as exc:
+        raise TrainingError(f"cannot build model {config.model!r}: {exc} (models: "
+                            f"{', '.join(list_models())})") from None
+
+
+def build_loss(config: TrainConfig, feature_dim: int) -> nn.Module:
+    from dfew_build.bench.losses import create_loss, list_losses
+
+    try:
+        return create_loss(config.loss, NUM_EMOTIONS, feature_dim, lambda_=config.lambda_)
+    except ValueError as exc:
+        raise TrainingError(f"cannot build loss {config.loss!r}: {exc} (losses: "
+                            f"{', '.join(list_losses())})") from None
+
+
+def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.learning_rate,
+                                weight_decay=config.weight_decay)
+    return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum,
+                           weight_decay=config.weight_decay)
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.float16)
+    return nullcontext()
+
+
+def _batches(loader, progress: bool, desc: str):
+    if not progress:
+        return loader
+    from tqdm import tqdm
+
+    return tqdm(loader, desc=desc, leave=False, unit="batch")
+
+
+def train_one_epoch(step: nn.Module, loader, optimizer: torch.optim.Optimizer, *,
+                    device: torch.device, scaler=None, amp: bool = False,
+                    max_steps: int | None = None, progress: bool = False,
+                    desc: str = "train") -> dict:
+    """One pass over ``loader``; returns the clip-weighted mean loss and loss parts,
+    ``clips``, ``seconds`` and ``clips_per_s``."""
+    step.train()
+    totals: dict[str, float] = {}
+    clips, started = 0, time.perf_counter()
+    for i, (x, labels, votes, _ids) in enumerate(_batches(loader, progress, desc)):
+        if max_steps is not None and i >= max_steps:
+            break
+        x = x.to(device, non_blocking=True)
+        labels = labels.to(device, non_blocking=True)
+        votes = votes.to(device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, amp):
+            total, parts, _ = step(x, labels, votes)
+        if not torch.isfinite(total):
+            raise TrainingError(f"the training loss became {total.item()} at batch {i + 1}; "
+                                "lower --lr (or use --optimizer adam)")
+        if scaler is not None and scaler.is_enabled():
+            scaler.scale(total).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            total.backward()
+            optimizer.step()
+        n = len(labels)
+        clips += n
+        totals["loss"] = totals.get("loss", 0.0) + float(total.detach()) * n
+        for key, value in parts.items():
+            totals[key] = totals.get(key, 0.0) + float(value) * n
+    if clips == 0:
+        raise TrainingError("the training loader gave no batch (empty training set)")
+    seconds = time.perf_counter() - started
+    return {**{k: v / clips for k, v in totals.items()}, "clips": clips,
+            "seconds": seconds, "clips_per_s": clips / seconds if seconds else float("nan")}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader, *, device: torch.device, amp: bool = False,
+             num_classes: int = NUM_EMOTIONS, collect_features: bool = False,
+             progress: bool = False) -> dict:
+    """Predictions of ``model`` on ``loader``: the metrics of :func:`bench.metrics.summarize`
+    plus ``loss`` (cross-entropy), ``y_true``, ``y_pred``, ``probs``, ``clip_ids``,
+    ``features`` (penultimate, when ``collect_features``), ``seconds``, ``clips_per_s``."""
+    model.eval()
+    y_true, y_pred, probs, ids, feats = [], [], [], [], []
+    loss_sum, started = 0.0, time.perf_counter()
+    for x, labels, _votes, clip_ids in _batches(loader, progress, "evaluate"):
+        x = x.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            features = model.forward_features(x)
+            logits = model.head(features).float()
+        labels_d = labels.to(device)
+        loss_sum += float(F.cross_entropy(logits, labels_d, reduction="sum"))
+        p = logits.softmax(dim=1)
+        y_true.append(labels.numpy())
+        y_pred.append(p.argmax(dim=1).cpu().numpy())
+        probs.append(p.cpu().numpy())
+        ids.append(np.asarray(clip_ids))
+        if collect_features:
+            feats.append(features.float().cpu().numpy())
+    seconds = time.perf_counter() - started
+    y_true_a = np.concatenate(y_true) if y_true else np.zeros(0, np.int64)
+    y_pred_a = np.concatenate(y_pred) if y_pred else np.zeros(0, np.int64)
+    n = len(y_true_a)
+    return {**summarize(y_true_a, y_pred_a, num_classes),
+            "loss": loss_sum / n if n else float("nan"),
+            "y_true": y_true_a, "y_pred": y_pred_a,
+            "probs": np.concatenate(probs) if probs else np.zeros((0, num_classes)),
+            "clip_ids": np.concatenate(ids) if ids else np.zeros(0, np.int64),
+            "features": np.concatenate(feats) if feats else None,
+            "seconds": seconds, "clips_per_s": n / seconds if seconds else float("nan")}
+
+
+@contextmanager
+def deterministic(enabled: bool = True):
+    """Deterministic algorithms for the duration of a run (warn-only where none exists)."""
+    previous = (torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+                torch.backends.cudnn.benchmark)
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
+        torch.backends.cudnn.benchmark = previous[2]
+
+
+# -- data -----------------------------------------------------------------------------------
+
+def dataset_factory(workspace, config: TrainConfig):
+    """(has(table) -> bool mask of clips with data, make(table, train) -> dataset, source)."""
+    common = {"size": config.size, "seed": config.seed}
+    augment = Augment(crop_scale=config.crop_scale, flip=config.flip)
+    if config.input == "tensors":
+        store = open_tensor_store(workspace.tensors_dir, config.size, config.frames)
+
+        def has(table):
+            return table.index.isin(list(store.rows))
+
+        def make(table, train):
+            return TensorClipDataset(store, table, train=train, augment=augment, **common)
+
+        return has, make, f"the tensor store {store.path.name}"
+
+    def has(table):
+        return np.array([bool(frame_files(workspace.frames_dir, int(c))) for c in table.index],
+                        dtype=bool)
+
+    def make(table, train):
+        return FrameClipDataset(workspace.frames_dir, table, segments=config.segments,
+                                per_segment=config.per_segment, train=train, augment=augment,
+                                **common)
+
+    return has, make, f"the aligned frames in {workspace.frames_dir}"
+
+
+def build_datasets(workspace, config: TrainConfig, train_table, test_table):
+    """The two datasets of a fold; clips without tensors/frames are left out and counted."""
+    has, make, source = dataset_factory(workspace, config)
+    train_keep, test_keep = has(train_table), has(test_table)
+    info = {"train_clips": int(train_keep.sum()), "test_clips": int(test_keep.sum()),
+            "left_out_no_faces": int((~train_keep).sum() + (~test_keep).sum())}
+    if not train_keep.any():
+        raise TrainingError(
+            f"empty training set: none of the {len(train_table)} single-labelled clips of the "
+            f"training folds (scheme {config.scheme!r}, test fold {config.fold}) is in "
+            f"{source}; run `dfew-build preprocess` first")
+    if not test_keep.any():
+        raise TrainingError(f"empty test set: none of the {len(test_table)} clips of fold "
+                            f"{config.fold} is in {source}; run `dfew-build preprocess` first")
+    return make(train_table[train_keep], True), make(test_table[test_keep], False), info
+
+
+def make_loaders(train_ds, test_ds, config: TrainConfig, *, rank: int = 0, world_size: int = 1,
+                 device: torch.device = torch.device("cpu")):
+    from torch.utils.data import DataLoader
+
+    sampler = EpochSampler(train_ds.labels, shuffle=True, balanced=config.balanced,
+                           seed=config.seed, rank=rank, world_size=world_size)
+    common = {"num_workers": config.workers, "pin_memory": device.type == "cuda",
+              # A private generator: loader start-up must not consume the global RNG.
+              "generator": torch.Generator().manual_seed(config.seed)}
+    train_loader = DataLoader(train_ds, batch_size=config.batch_size, sampler=sampler,
+                              drop_last=False, **common)
+    test_loader = DataLoader(test_ds, batch_size=config.batch_size, shuffle=False, **common)
+    return train_loader, test_loader, sampler
+
+
+# -- one fold -------------------------------------------------------------------------------
+
+def _init_weights(model: nn.Module, source: str, workspace, config: TrainConfig) -> None:
+    path = Path(source)
+    if not path.is_file():  # a run name: its selected checkpoint
+        run = runs.run_dir(workspace, source)
+        path = run / ("best.pt" if (run / "best.pt").is_file() else "last.pt")
+    state = ckpt.load_checkpoint(path, model_name=config.model)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as exc:
+        raise TrainingError(f"checkpoint {path} does not fit model {config.model!r} with "
+                            f"these options: {str(exc).splitlines()[0]}") from None
+
+
+def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_dir: Path,
+               run_name: str, resume: bool = False, progress: bool = False,
+               on_epoch_end: Callable[[int, dict], None] | None = None,
+               dist: tuple[int, int, int] = (0, 1, 0)) -> dict:
+    """Train ``config.model`` on one fold into ``run_dir``; returns the run's metrics.json."""
+    rank, world_size, local_rank = dist
+    writer = rank == 0
+    metrics_path = run_dir / "metrics.json"
+    if resume and metrics_path.is_file():
+        done = runs.read_json(metrics_path)
+        if done.get("epochs_done", 0) >= config.epochs:
+            return done
+    device = torch.device(f"cuda:{local_rank}" if config.device == "cuda" else "cpu")
+    use_amp = config.amp and device.type == "cuda"
+    train_ds, test_ds, info = build_datasets(workspace, config, train_table, test_table)
+
+    torch.manual_seed(config.seed)
+    model = build_model(config)
+    loss_fn = build_loss(config, model.feature_dim)
+    if config.init_from:  # a resumed run then overwrites these weights from last.pt
+        _init_weights(model, config.init_from, workspace, config)
+    step = TrainStep(model, loss_fn).to(device)
+    optimizer = make_optimizer(config, step.parameters())
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=0.1, patience=config.patience, min_lr=config.min_lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    start, best = 0, None
+    last_path = run_dir / "last.pt"
+    if resume and last_path.is_file():
+        state = ckpt.load_checkpoint(last_path, model_name=config.model)
+        model.load_state_dict(state["model"])
+        loss_fn.load_state_dict(state["loss"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        start, best = int(state["epoch"]), state.get("best")
+        ckpt.set_rng_state(state["rng"])
+        if writer:
+            runs.truncate_metrics(run_dir / "metrics.csv", start)
+    train_loader, test_loader, sampler = make_loaders(train_ds, test_ds, config, rank=rank,
+                                                      world_size=world_size, device=device)
+    trainer = step
+    if world_size > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trainer = DistributedDataParallel(
+            step, device_ids=[local_rank] if device.type == "cuda" else None)
+    if writer:
+        runs.write_json(run_dir / "config.json", {
+            **config.to_dict(), "run": run_name, "lr_initial": config.learning_rate,
+            "world_size": world_size, "torch": torch.__version__, **info})
+        runs.record_run(workspace, run_name, model=config.model, loss=config.loss,
+                        fold=config.fold, scheme=config.scheme, config=config.to_dict())
+    base = {"model_name": config.model, "model_kwargs": config.model_kwargs,
+            "num_classes": NUM_EMOTIONS, "loss_name": config.loss}
+    for epoch in range(start + 1, config.epochs + 1):
+        sampler.set_epoch(epoch)
+        train_ds.set_epoch(epoch)
+        lr = optimizer.param_groups[0]["lr"]
+        trained = train_one_epoch(trainer, train_loader, optimizer, device=device,
+                                  scaler=scaler, amp=use_amp, progress=progress,
+                                  desc=f"fold {config.fold} epoch {epoch}/{config.epochs}")
+        epoch_loss = _mean_over_ranks(trained["loss"], world_size, device)
+        scheduler.step(epoch_loss)
+        row = None
+        if writer:
+            tested = evaluate(model, test_loader, device=device, amp=use_amp)
+            row = {"epoch": epoch, "fold": config.fold, "lr": lr, "train_loss": epoch_loss,
+                   **{f"train_{k}": v for k, v in trained.items()
+                      if k not in ("loss", "clips", "seconds", "clips_per_s")},
+                   "train_clips_per_s": trained["clips_per_s"], "test_loss": tested["loss"],
+                   "test_war": tested["war"], "test_uar": tested["uar"]}
+            if best is None or (tested["uar"], tested["war"]) > (best["uar"], best["war"]):
+                best = {"epoch": epoch, "uar": tested["uar"], "war": tested["war"]}
+                ckpt.save_checkpoint({**base, "epoch": epoch, "model": model.state_dict(),
+                                      "row": row}, run_dir / "best.pt")
+            runs.append_metrics_row(run_dir / "metrics.csv", row)
+            ckpt.save_checkpoint({
+                **base, "epoch": epoch, "model": model.state_dict(),
+                "loss": loss_fn.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                "rng": ckpt.rng_state(), "best": best, "row": row}, last_path)
+        _barrier(world_size)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    if not writer:
+        return {}
+    return finish_fold(workspace, config, model, test_loader, run_dir=run_dir,
+                       run_name=run_name, device=device, amp=use_amp, best=best, info=info)
+
+
+def finish_fold(workspace, config, model, test_loader, *, run_dir, run_name, device, amp,
+                best, info) -> dict:
+    """Score the selected checkpoint: predictions.csv, confusion.png, tsne.png, metrics.json."""
+    from dfew_build.bench import viz
+
+    chosen = run_dir / ("best.pt" if config.select == "best" else "last.pt")
+    state = ckpt.load_checkpoint(chosen, model_name=config.model)
+    model.load_state_dict(state["model"])
+    result = evaluate(model, test_loader, device=device, amp=amp,
+                      collect_features=config.tsne)
+    runs.write_predictions(run_dir / "predictions.csv", result, fold_of=config.fold)
+    title = f"{runs.model_label(config.model, config.loss)}, fold {config.fold}"
+    viz.plot_confusion(result["confusion"], run_dir / "confusion.png", title)
+    method = None
+    if config.tsne and result["features"] is not None:
+        method = viz.plot_features(result["features"], result["y_true"], run_dir / "tsne.png",
+                                   title=title, seed=config.seed)
+    metrics = {key: result[key] for key in ("war", "uar", "n", "per_class_recall", "confusion")}
+    metrics.update({"run": run_name, "model": config.model, "loss": config.loss,
+                    "fold": config.fold, "scheme": config.scheme, "select": config.select,
+                    "epoch": int(state["epoch"]), "epochs_done": config.epochs,
+                    "best": best, "feature_map": method, **info,
+                    "finished": runs.utc_now_iso()})
+    runs.write_json(run_dir / "metrics.json", metrics)
+    runs.record_run(workspace, run_name, model=config.model, loss=config.loss,
+                    fold=config.fold, scheme=config.scheme, config=config.to_dict(),
+                    metrics=metrics, checkpoint=chosen, finished=True)
+    return metrics
+
+
+def _mean_over_ranks(value: float, world_size: int, device) -> float:
+    if world_size <= 1:
+        return value
+    import torch.distributed as dist
+
+    tensor = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(tensor)
+    return float(tensor.item() / world_size)
+
+
+def _barrier(world_size: int) -> None:
+    if world_size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()

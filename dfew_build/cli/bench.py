@@ -1,0 +1,181 @@
+"""`dfew-build models`, `dfew-build train` and `dfew-build evaluate` (the benchmark)."""
+
+from __future__ import annotations
+
+import click
+
+from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+
+
+class FoldType(click.ParamType):
+    name = "1..k|all"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) or value == "all":
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return "all"
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is not a fold number (1, 2, …) or 'all'", param, ctx)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models(as_json) -> None:
+    """List the benchmark models with parameters and GMACs per 16×112×112 clip."""
+    from dfew_build.bench.catalog import describe_models
+
+    rows = describe_models()
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        row["parameters"] = f"{row['parameters']:,}"
+        row["gmacs"] = f"{row['gmacs']:.2f}"
+    click.echo(format_table(rows, ["name", "paper_name", "parameters", "gmacs", "feature_dim"]))
+
+
+def _percent(value) -> str:
+    return "–" if value is None or value != value else f"{100 * value:.2f}%"
+
+
+@click.command()
+@click.option("--model", help="Model name (see `dfew-build models`). Required unless --resume.")
+@click.option("--loss", default="ce", show_default=True, help="ce, center, ecstfl or ldl.")
+@click.option("--lambda", "lambda_", type=float,
+              help="Trade-off λ of center (default 1e-4) or ecstfl (default 10).")
+@click.option("--fold", type=FoldType(), default="1", show_default=True,
+              help="Test fold k (train on the others), or 'all' for the k-fold protocol.")
+@click.option("--scheme", default="default", show_default=True,
+              help="Fold scheme ('dfew-official' after import-dfew).")
+@click.option("--epochs", type=int, help="Epochs [default: 30].")
+@click.option("--batch-size", type=int, default=24, show_default=True)
+@click.option("--lr", type=float, help="Initial learning rate [default: sgd 0.01, adam 1e-4].")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd",
+              show_default=True)
+@click.option("--patience", type=int, default=3, show_default=True,
+              help="Epochs without a lower training loss before the lr is divided by 10.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="[default: cpu]")
+@click.option("--amp", is_flag=True, default=None, help="Mixed precision (CUDA only).")
+@click.option("--input", "input_", type=click.Choice(["tensors", "frames"]), default="tensors",
+              show_default=True, help="Tensor store (TIM) or dynamic U×V frame sampling.")
+@click.option("--size", type=int, default=112, show_default=True, help="Frame side in pixels.")
+@click.option("--workers", type=int, help="Data-loader processes [default: 2].")
+@click.option("--balanced", is_flag=True, help="Class-balanced oversampling.")
+@click.option("--select", type=click.Choice(["last", "best"]), default="last",
+              show_default=True,
+              help="Report the last epoch, or the epoch with the best test UAR.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init-from", metavar="CKPT|RUN", help="Start from these weights (fine-tuning).")
+@click.option("--resume", metavar="RUN", help="Continue an interrupted run from its last.pt.")
+@click.option("--dry-run", is_flag=True, help="One batch of 2 forward and backward, then exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_state
+def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, optimizer, patience,
+          device, amp, input_, size, workers, balanced, select, seed, init_from, resume,
+          dry_run, as_json) -> None:
+    """Train a benchmark model on the workspace's folds (DFEW §4).
+
+    Trains on the folds other than --fold and tests on it, or runs every fold with
+    --fold all and writes the per-fold, mean and pooled UAR/WAR in the layout of DFEW's
+    tables. Results go to WS/runs/RUN/ (config.json, metrics.csv, best.pt/last.pt,
+    predictions.csv, confusion.png, tsne.png) and to the `run` table. Needs the tensor
+    store (`dfew-build preprocess`) and folds (`dfew-build folds`).
+
+    \b
+    Multi-GPU: torchrun --nproc_per_node 4 $(which dfew-build) train --device cuda --amp ...
+    """
+    from dfew_build.bench.config import TrainConfig
+    from dfew_build.bench.protocol import dry_run as run_dry, train as run_train
+    from dfew_build.errors import TrainingError
+
+    workspace = state.workspace()
+    if resume:
+        if model or init_from:
+            raise TrainingError("--resume continues a run with its own settings; leave out "
+                                "--model/--init-from (only --epochs, --device, --workers, "
+                                "--amp may change)")
+        config = None
+    else:
+        if not model:
+            raise TrainingError("--model is required (see `dfew-build models`), or "
+                                "--resume RUN")
+        config = TrainConfig(
+            model=model, loss=loss, lambda_=lambda_, fold=fold, scheme=scheme,
+            epochs=epochs or 30, batch_size=batch_size, lr=lr, optimizer=optimizer,
+            patience=patience, device=device or "cpu", amp=bool(amp), input=input_, size=size,
+            workers=2 if workers is None else workers, balanced=balanced, select=select,
+            seed=seed, init_from=init_from)
+    if dry_run:
+        if config is None:
+            raise TrainingError("--dry-run checks a new configuration; leave out --resume")
+        result = run_dry(workspace, config)
+        if as_json:
+            echo_json(result)
+        else:
+            click.echo(f"dry run ok: {result['model']} + {result['loss_name']}, batch "
+                       f"{result['batch']}, loss {result['loss']:.4f} "
+                       f"({result['train_clips']} training / {result['test_clips']} test clips)")
+        return
+
+    def on_epoch_end(epoch, row):
+        if row is not None and not as_json:
+            click.echo(f"fold {row['fold']} epoch {epoch}: train loss {row['train_loss']:.4f}, "
+                       f"test UAR {_percent(row['test_uar'])} WAR {_percent(row['test_war'])} "
+                       f"(lr {row['lr']:g})", err=True)
+
+    result = run_train(workspace, config, resume=resume, progress=show_progress(),
+                       overrides={"epochs": epochs, "device": device, "workers": workers,
+                                  "amp": amp},
+                       on_epoch_end=on_epoch_end)
+    metrics = result["metrics"]
+    if not metrics:  # a DistributedDataParallel rank other than 0: rank 0 reports
+        return
+    if as_json:
+        echo_json({"run": result["run"], "run_dir": str(result["run_dir"]), **metrics})
+        return
+    if metrics.get("fold") == "all":
+        click.echo((result["run_dir"] / "summary.md").read_text(encoding="utf-8"))
+    click.echo(f"run {result['run']}: UAR {_percent(metrics['uar'])}, WAR "
+               f"{_percent(metrics['war'])} on {metrics['n']} test clips "
+               f"({result['run_dir']})")
+
+
+@click.command()
+@click.argument("run")
+@click.option("--on", "on_workspace", metavar="WORKSPACE",
+              help="Score on another workspace (transfer); all its single-labelled clips "
+                   "unless --fold is given.")
+@click.option("--fold", type=int, help="Test fold [default: the run's].")
+@click.option("--scheme", help="Fold scheme [default: the run's].")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]),
+              help="Which checkpoint [default: the one the run reported].")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--workers", type=int, help="Data-loader processes [default: the run's].")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def evaluate(state, run, on_workspace, fold, scheme, checkpoint, device, workers,
+             as_json) -> None:
+    """Re-score the checkpoint of RUN (a folder name under WS/runs, e.g. NAME/fold1).
+
+    Writes WS/runs/RUN/evaluations/STAMP/ (metrics.json, predictions.csv, confusion.png).
+    """
+    from dfew_build.bench.protocol import evaluate_run
+    from dfew_build.workspace import open_workspace
+
+    workspace = state.workspace()
+    other = open_workspace(on_workspace) if on_workspace else None
+    metrics = evaluate_run(workspace, run, on=other, fold=fold, scheme=scheme,
+                           checkpoint=checkpoint, device=device, workers=workers,
+                           progress=show_progress())
+    if as_json:
+        echo_json(metrics)
+        return
+    rows = [{"emotion": name, "recall": _percent(value)}
+            for name, value in metrics["per_class_recall"].items()]
+    click.echo(format_table(rows, ["emotion", "recall"]))
+    click.echo(f"{run} ({metrics['checkpoint']}.pt, epoch {metrics['epoch']}) on "
+               f"{metrics['on']}: UAR {_percent(metrics['uar'])}, WAR "
+               f"{_percent(metrics['war'])}, {metrics['n']} clips -> {metrics['output']}")
