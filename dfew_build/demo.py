@@ -125,6 +125,8 @@ def _later_stages(workspace, result: DemoResult, step, *, progress: bool, votes_
         return
     from dfew_build.bench.demo import run_bench_demo
 
-    bench = run_bench_demo(workspace, scheme=folds["scheme"], progress=progress)
+    # Folds over every voted clip (too few single-labelled ones) train on plurality votes.
+    bench = run_bench_demo(workspace, scheme=folds["scheme"],
+                           plurality=folds.get("subset") == "all", progress=progress)
     result.summary["train"] = bench
     step("train", bench["message"])

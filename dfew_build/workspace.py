@@ -103,6 +103,10 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
 }
 
 
+_TYPE_NAMES = {int: "whole number", float: "number", str: "string", list: "list",
+               bool: "true or false"}
+
+
 def _defaults() -> dict[str, Any]:
     return tomllib.loads(DEFAULT_CONFIG)
 
@@ -132,7 +136,7 @@ def load_config(path: Path) -> dict[str, Any]:
             value = value.get(key) if isinstance(value, dict) else None
         kinds = expected if isinstance(expected, tuple) else (expected,)
         if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
-            names = " or ".join("number" if k is float else k.__name__ for k in kinds
+            names = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds
                                 if not (k is int and float in kinds))
             raise ConfigError(f"{path}: {'.'.join(keys)} = {value!r} should be a "
                               f"{names}; see docs/workspace.md")

@@ -43,6 +43,9 @@ class TrainConfig:
     crop_scale: float = 0.875
     flip: bool = True
     threshold: int = 6                  # single label: l_k > threshold
+    # Also train on the scheme's clips that have no single label, by their plurality vote
+    # (schemes made with `folds --subset all`).
+    plurality: bool = False
     select: str = "last"                # the epoch whose predictions are reported
     init_from: str | None = None
     model_kwargs: dict = field(default_factory=dict)

@@ -52,10 +52,15 @@ def load_folds(session, scheme: str) -> pd.Series:
             "'dfew-official')") from None
 
 
-def load_labelled_clips(workspace, scheme: str | None, threshold: int = 6) -> pd.DataFrame:
-    """The single-labelled clips of a fold scheme: index clip_id, columns ``label`` (0..6),
-    ``fold`` and the 7 vote counts ``votes_happy`` … ``votes_fear`` (for ``ldl``).
-    ``scheme=None``: every single-labelled clip, fold 0 (scoring a model on a new dataset)."""
+def load_labelled_clips(workspace, scheme: str | None, threshold: int = 6, *,
+                        plurality: bool = False) -> pd.DataFrame:
+    """The clips of a fold scheme: index clip_id, columns ``label`` (0..6), ``fold`` and the
+    7 vote counts ``votes_happy`` … ``votes_fear`` (for ``ldl``).
+
+    A clip's label is its single label (l_k > threshold); clips without one are left out,
+    unless ``plurality`` (for schemes made with `folds --subset all`): then they take their
+    plurality vote, the label those folds were stratified by. ``scheme=None``: every
+    single-labelled clip, fold 0 (scoring a model on a new dataset)."""
     from dfew_build.labels.consensus import single_labels
     from dfew_build.labels.matrix import vote_matrix
 
@@ -67,6 +72,9 @@ def load_labelled_clips(workspace, scheme: str | None, threshold: int = 6) -> pd
             folds = load_folds(session, scheme)
             matrix = matrix[matrix.index.isin(folds.index)]
     labels = single_labels(matrix, threshold)
+    if scheme is not None and plurality:
+        top_vote = pd.Series(matrix.to_numpy().argmax(axis=1) + 1, index=matrix.index)
+        labels = labels.reindex(matrix.index).fillna(top_vote).astype("int64")
     table = pd.DataFrame({"label": labels - 1})
     table["fold"] = folds.reindex(table.index)
     table = table.dropna(subset=["fold"]).astype({"fold": "int64", "label": "int64"})

@@ -56,7 +56,8 @@ def _from_rank0(value, world_size: int):
 
 
 def _labelled(workspace, config: TrainConfig) -> pd.DataFrame:
-    table = load_labelled_clips(workspace, config.scheme, config.threshold)
+    table = load_labelled_clips(workspace, config.scheme, config.threshold,
+                                plurality=config.plurality)
     if table.empty:
         raise TrainingError(
             f"no single-labelled clips in the folds of scheme {config.scheme!r} (a clip needs "
@@ -102,6 +103,10 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
 
     rank, world_size, _local_rank = dist
     table = _labelled(workspace, config)
+    # Every split is checked before the run folder exists, so a refused run leaves nothing.
+    folds = sorted(int(f) for f in table["fold"].unique()) if config.fold == "all" \
+        else [config.fold]
+    splits = {k: split_fold(table, k) for k in folds}
     name = resume or (runs.new_run_name(workspace.runs_dir, config.model, config.loss,
                                         config.fold) if rank == 0 else None)
     name = _from_rank0(name, world_size)
@@ -112,11 +117,10 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
               "resume": bool(resume)}
     with deterministic(config.deterministic):
         if config.fold != "all":
-            train_table, test_table = split_fold(table, config.fold)
+            train_table, test_table = splits[config.fold]
             metrics = train_fold(workspace, config, train_table, test_table, run_dir=base,
                                  run_name=name, **kwargs)
             return {"run": name, "run_dir": base, "metrics": metrics}
-        folds = sorted(int(f) for f in table["fold"].unique())
         if rank == 0:
             runs.write_json(base / "config.json", {**config.to_dict(), "run": name,
                                                    "folds": folds})
@@ -124,7 +128,7 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
                             scheme=config.scheme, config=config.to_dict())
         results = []
         for k in folds:
-            train_table, test_table = split_fold(table, k)
+            train_table, test_table = splits[k]
             (base / f"fold{k}").mkdir(exist_ok=True)
             results.append(train_fold(workspace, replace(config, fold=k), train_table,
                                       test_table, run_dir=base / f"fold{k}",
@@ -230,7 +234,8 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
     else:
         scheme = scheme or config.scheme
         fold = fold or config.fold
-        _, table = split_fold(load_labelled_clips(target, scheme, config.threshold), fold)
+        _, table = split_fold(load_labelled_clips(target, scheme, config.threshold,
+                                                  plurality=config.plurality), fold)
         where = f"fold {fold} of scheme {scheme!r}"
     has, make, source = dataset_factory(target, config)
     keep = has(table)

@@ -64,6 +64,9 @@ def _percent(value) -> str:
 @click.option("--size", type=int, default=112, show_default=True, help="Frame side in pixels.")
 @click.option("--workers", type=int, help="Data-loader processes [default: 2].")
 @click.option("--balanced", is_flag=True, help="Class-balanced oversampling.")
+@click.option("--plurality", is_flag=True,
+              help="Also train on the scheme's clips without a single label, by their "
+                   "plurality vote (for folds made with --subset all).")
 @click.option("--select", type=click.Choice(["last", "best"]), default="last",
               show_default=True,
               help="Report the last epoch, or the epoch with the best test UAR.")
@@ -74,8 +77,8 @@ def _percent(value) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_state
 def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, optimizer, patience,
-          device, amp, input_, size, workers, balanced, select, seed, init_from, resume,
-          dry_run, as_json) -> None:
+          device, amp, input_, size, workers, balanced, plurality, select, seed, init_from,
+          resume, dry_run, as_json) -> None:
     """Train a benchmark model on the workspace's folds (DFEW §4).
 
     Trains on the folds other than --fold and tests on it, or runs every fold with
@@ -106,8 +109,8 @@ def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, opt
             model=model, loss=loss, lambda_=lambda_, fold=fold, scheme=scheme,
             epochs=epochs or 30, batch_size=batch_size, lr=lr, optimizer=optimizer,
             patience=patience, device=device or "cpu", amp=bool(amp), input=input_, size=size,
-            workers=2 if workers is None else workers, balanced=balanced, select=select,
-            seed=seed, init_from=init_from)
+            workers=2 if workers is None else workers, balanced=balanced,
+            plurality=plurality, select=select, seed=seed, init_from=init_from)
     if dry_run:
         if config is None:
             raise TrainingError("--dry-run checks a new configuration; leave out --resume")

@@ -365,7 +365,7 @@ def test_defaults_come_from_the_faces_section_of_dfew_toml(small, cli):
     config.write_text(config.read_text().replace("size = 112", 'size = "big"'))
     result = cli("-w", small.root, "preprocess")
     assert result.exit_code == 1
-    assert result.output == (f"Error: {config}: faces.size = 'big' should be a int; see "
+    assert result.output == (f"Error: {config}: faces.size = 'big' should be a whole number; see "
                              "docs/workspace.md\n")
 
 

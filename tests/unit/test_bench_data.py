@@ -168,6 +168,10 @@ def test_labelled_clips_of_a_scheme(workspace):
     with pytest.raises(TrainingError) as excinfo:
         split_fold(table, 3)
     assert str(excinfo.value) == "fold 3 has no clips in this scheme (folds: 1, 2)"
+    # Folds made with `--subset all`: the ambiguous clip trains on its plurality vote.
+    everything = load_labelled_clips(workspace, "default", plurality=True)
+    assert list(everything.index) == ids + ambiguous
+    assert everything.loc[ambiguous[0], "label"] == 1  # 5 of 10 votes for sad
 
 
 def test_no_folds_names_the_command_to_run(workspace):

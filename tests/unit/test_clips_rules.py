@@ -98,5 +98,5 @@ def test_config_types_are_checked_on_load(tmp_path):
     path.write_text("[clips]\nmax_per_movie = 2.5\n")
     with pytest.raises(ConfigError) as info:
         load_config(path)
-    assert str(info.value) == (f"{path}: clips.max_per_movie = 2.5 should be a int; "
+    assert str(info.value) == (f"{path}: clips.max_per_movie = 2.5 should be a whole number; "
                                "see docs/workspace.md")

@@ -61,7 +61,7 @@ def test_init_with_database_url(tmp_path):
 
 @pytest.mark.parametrize("text,message", [
     ("database_url = [", "is not valid TOML"),
-    ("database_url = 3", r"database_url = 3 should be a str"),
+    ("database_url = 3", r"database_url = 3 should be a string"),
     ("[annotation]\nraters_per_clip = 'ten'", r"annotation.raters_per_clip = 'ten' should be"),
     ("[annotation]\nraters_per_clip = 0", "raters_per_clip must be at least 1"),
 ])
