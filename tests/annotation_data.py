@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,3 +96,17 @@ def page_csrf(client, path: str) -> str:
     response = client.get(path)
     assert response.status_code == 200, (path, response.status_code, response.text[:500])
     return csrf_of(response.text)
+
+
+@contextmanager
+def site_on(backend: str, tmp_path: Path, **options):
+    """build_site on a throwaway SQLite or PostgreSQL database (tests/databases.py)."""
+    from tests.databases import throwaway_url
+
+    with throwaway_url(backend, tmp_path) as url:
+        site = build_site(tmp_path / "ws", database_url=None if backend == "sqlite" else url,
+                          **options)
+        try:
+            yield site
+        finally:
+            site.workspace.close()

@@ -9,17 +9,14 @@ import pytest
 from sqlalchemy import select
 
 from dfew_build.db.models import Assignment, Person, ProblemReport
-from tests.annotation_data import build_site, make_client, page_csrf
-from tests.databases import backends, throwaway_url
+from tests.annotation_data import make_client, page_csrf, site_on
+from tests.databases import backends
 
 
 @pytest.fixture(params=backends())
 def site(request, tmp_path):
-    with throwaway_url(request.param, tmp_path) as url:
-        site = build_site(tmp_path / "ws", annotators=3, clips=4, per_clip=2,
-                          database_url=None if request.param == "sqlite" else url)
+    with site_on(request.param, tmp_path, annotators=3, clips=4, per_clip=2) as site:
         yield site
-        site.workspace.close()
 
 
 def _vote_everything(site, emotion_of):
