@@ -56,7 +56,7 @@ def _file_response(request: Request, path: Path, what: str) -> Response:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/clip/{clip_id}")
+@router.api_route("/clip/{clip_id}", methods=["GET", "HEAD"])
 def clip_video(clip_id: int, request: Request, db: Session = Depends(get_db),
                person: Person = Depends(current_person)):
     clip = db.get(Clip, clip_id)
@@ -73,7 +73,7 @@ def clip_video(clip_id: int, request: Request, db: Session = Depends(get_db),
     return _file_response(request, path, f"clip {clip_id}")
 
 
-@router.get("/movie/{movie_id}")
+@router.api_route("/movie/{movie_id}", methods=["GET", "HEAD"])
 def movie_video(movie_id: int, request: Request, db: Session = Depends(get_db),
                 person: Person = Depends(current_person)):
     if person.role not in ("extractor", "admin"):

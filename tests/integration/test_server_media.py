@@ -35,6 +35,10 @@ def test_whole_clip_with_accept_ranges(site):
     assert int(response.headers["content-length"]) == len(data)
     assert response.content == data
     assert "content-disposition" not in response.headers
+    # Players and proxies probe with HEAD: the same headers, no body.
+    head = client.head(f"/media/clip/{clip_id}")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(data)
 
 
 @pytest.mark.parametrize("header, start, end", [
@@ -84,6 +88,7 @@ def test_who_may_fetch_which_video(site):
             select(Assignment.id).where(Assignment.clip_id == clip_id,
                                         Assignment.annotator_id == site.ids[name])) is None)
     assert make_client(site, outsider).get(f"/media/clip/{clip_id}").status_code == 403
+    assert make_client(site, outsider).head(f"/media/clip/{clip_id}").status_code == 403
     assert make_client(site, "admin1").get(f"/media/clip/{clip_id}").status_code == 200
     extractor = make_client(site, "extractor1")  # the clip's own extractor
     assert extractor.get(f"/media/clip/{clip_id}").status_code == 200
