@@ -4,6 +4,7 @@ vote with key presses, see progress, revise, report a problem, mark a clip as ex
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sqlalchemy import select
@@ -29,10 +30,21 @@ def _votes(site, name):
             Vote.annotator_id == site.ids[name])).all())
 
 
+def _wait_until(page, expression: str, timeout_s: float = 15.0) -> None:
+    """Poll a JavaScript condition. Playwright's wait_for_function polls with eval(), which
+    the server's Content-Security-Policy (script-src 'self') rightly forbids; page.evaluate
+    goes through the DevTools protocol and is not subject to it."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_s} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def _on_clip(page, clip_id):
     page.wait_for_selector(f'video[data-clip="{clip_id}"]')
     # The video really loads in the browser (metadata fetched with Range requests).
-    page.wait_for_function("document.getElementById('clip-video').readyState >= 1")
+    _wait_until(page, "document.getElementById('clip-video').readyState >= 1")
 
 
 def test_annotator_session(live, new_page):
@@ -96,9 +108,9 @@ def test_extractor_marks_a_clip(live, new_page):
     page = new_page()
     page.goto(f"{server.url}/login/{site.tokens['extractor1']}")
     page.click("text=Tiny movie")
-    page.wait_for_function("document.getElementById('movie-video').readyState >= 1")
+    _wait_until(page, "document.getElementById('movie-video').readyState >= 1")
     page.evaluate("document.getElementById('movie-video').currentTime = 0.5")
-    page.wait_for_function("document.getElementById('movie-video').currentTime >= 0.5")
+    _wait_until(page, "document.getElementById('movie-video').currentTime >= 0.5")
     page.keyboard.press("i")
     page.fill("#end", "00:00:05.250")
     page.select_option("#emotion", "6")
