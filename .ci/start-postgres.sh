@@ -17,5 +17,8 @@ for _ in $(seq 1 30); do
 done
 su postgres -c "psql -qtAc \"select 1 from pg_roles where rolname='dfew'\"" | grep -q 1 \
   || su postgres -c "psql -qc \"create role dfew login createdb password 'dfew'\"" >&2
+# Tests drop their throwaway databases WITH (FORCE); an autovacuum worker may still be in
+# one, and only members of pg_signal_backend may end it.
+su postgres -c "psql -qc 'grant pg_signal_backend to dfew'" >&2
 port=$(pg_lsclusters -h | awk -v v="$version" '$1==v && $2=="main" {print $3}')
 echo "postgresql+psycopg://dfew:dfew@127.0.0.1:${port}/postgres"
