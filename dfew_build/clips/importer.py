@@ -9,7 +9,6 @@ so importing the same file twice is a no-op.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from dfew_build.clips.library import DuplicateClipError, add_clip, clean_name, resolve_movie
 from dfew_build.clips.rules import clip_rules, parse_time
+from dfew_build.csvinput import read_user_csv
 from dfew_build.db.models import Person
 from dfew_build.errors import ClipError
 
@@ -50,17 +50,8 @@ class ImportReport:
 
 
 def read_rows(csv_path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    try:
-        text = csv_path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ClipError(f"cannot read the clips CSV {csv_path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ClipError(f"{csv_path} is not UTF-8 text; save it as UTF-8 CSV") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
     expected = f"columns {', '.join(REQUIRED)} and optionally emotion"
-    if not header or not any(h.strip() for h in header):
-        raise ClipError(f"{csv_path} is empty; it needs a header row with {expected}")
+    header, reader = read_user_csv(csv_path, what="clips CSV", needs=expected, error=ClipError)
     columns = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED if c not in columns]
     if missing:

@@ -7,10 +7,10 @@ are reported by line number and skipped; the rest of the file is used.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dfew_build.csvinput import read_user_csv
 from dfew_build.errors import MetadataError
 
 KEY_COLUMNS = ("file", "path", "filename")
@@ -60,17 +60,9 @@ class MetadataTable:
 
 def read_metadata(csv_path: str | Path) -> MetadataTable:
     source = Path(csv_path)
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise MetadataError(f"cannot read the metadata CSV {source}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise MetadataError(f"{source} is not UTF-8 text; save it as UTF-8 CSV") from None
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
-    if not header:
-        raise MetadataError(f"{source} is empty; it needs a header row with a file column "
-                            f"({', '.join(KEY_COLUMNS)}) and any of {', '.join(FIELDS)}")
+    header, reader = read_user_csv(
+        source, what="metadata CSV", error=MetadataError,
+        needs=f"a file column ({', '.join(KEY_COLUMNS)}) and any of {', '.join(FIELDS)}")
     columns = [c.strip().lower() for c in header]
     key_column = next((c for c in KEY_COLUMNS if c in columns), None)
     if key_column is None:

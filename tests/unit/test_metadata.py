@@ -22,6 +22,16 @@ def test_rows_by_name_and_path(tmp_path):
     assert table.lookup(tmp_path / "other" / "b.mp4", {"b.mp4": 1}) is None
 
 
+def test_quoted_fields_may_span_lines(tmp_path):
+    """Spreadsheets export a cell with a line break as one quoted field over two lines."""
+    table = read_metadata(_csv(tmp_path, 'file,title,year\n'
+                                         'a.mp4,"Alpha\nPart two",1999\n'
+                                         'b.mp4,B,nineteen\n'))
+    assert table.by_name["a.mp4"].fields() == {"title": "Alpha\nPart two", "year": 1999}
+    assert table.problems == [
+        "movies.csv line 4: year 'nineteen' is not a year (1870..2100); year left empty"]
+
+
 def test_bad_rows_are_reported_by_line_and_skipped(tmp_path):
     table = read_metadata(_csv(tmp_path, "file,title,year\n"
                                          "a.mp4,A,nineteen\n"
