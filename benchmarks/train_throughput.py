@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from dfew_build.bench.config import default_workers
 from dfew_build.bench.data import VOTE_COLUMNS, TensorClipDataset, open_tensor_store
 from dfew_build.bench.models import create_model, list_models
 from dfew_build.bench.motion import motion_dataset, write_tensor_store
@@ -140,7 +141,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, help="default: 8 on CPU, 24 on CUDA")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="loader processes (default: the trainer's, half the cores)")
     parser.add_argument("--loader-model", default="resnet3d_18")
     parser.add_argument("--no-loader", action="store_true", help="skip the stall ratio")
     args = parser.parse_args()

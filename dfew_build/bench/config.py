@@ -13,6 +13,15 @@ DEVICES = ("cpu", "cuda")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-4}
 
 
+def default_workers() -> int:
+    """Data-loader processes: half the cores, at most 4. On a 2-core machine two workers
+    beside the model's two compute threads made each step 19 % slower than a batch already
+    in memory; one worker keeps it within noise (benchmarks/train_throughput.py)."""
+    import os
+
+    return max(1, min(4, (os.cpu_count() or 2) // 2))
+
+
 @dataclass
 class TrainConfig:
     """Defaults follow DFEW §4.1 where it says (batch 24, λ, lr ×0.1 on a plateau)."""
@@ -37,7 +46,7 @@ class TrainConfig:
     frames: int = 16
     segments: int = 8                   # U
     per_segment: int = 2                # V
-    workers: int = 2
+    workers: int = field(default_factory=default_workers)
     seed: int = 0
     balanced: bool = False              # class-balanced oversampling
     crop_scale: float = 0.875

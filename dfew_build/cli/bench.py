@@ -62,7 +62,8 @@ def _percent(value) -> str:
 @click.option("--input", "input_", type=click.Choice(["tensors", "frames"]), default="tensors",
               show_default=True, help="Tensor store (TIM) or dynamic U×V frame sampling.")
 @click.option("--size", type=int, default=112, show_default=True, help="Frame side in pixels.")
-@click.option("--workers", type=int, help="Data-loader processes [default: 2].")
+@click.option("--workers", type=click.IntRange(0),
+              help="Data-loader processes [default: half the CPU cores, at most 4].")
 @click.option("--balanced", is_flag=True, help="Class-balanced oversampling.")
 @click.option("--plurality", is_flag=True,
               help="Also train on the scheme's clips without a single label, by their "
@@ -90,7 +91,7 @@ def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, opt
     \b
     Multi-GPU: torchrun --nproc_per_node 4 $(which dfew-build) train --device cuda --amp ...
     """
-    from dfew_build.bench.config import TrainConfig
+    from dfew_build.bench.config import TrainConfig, default_workers
     from dfew_build.bench.protocol import dry_run as run_dry, train as run_train
     from dfew_build.errors import TrainingError
 
@@ -109,7 +110,7 @@ def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, opt
             model=model, loss=loss, lambda_=lambda_, fold=fold, scheme=scheme,
             epochs=epochs or 30, batch_size=batch_size, lr=lr, optimizer=optimizer,
             patience=patience, device=device or "cpu", amp=bool(amp), input=input_, size=size,
-            workers=2 if workers is None else workers, balanced=balanced,
+            workers=default_workers() if workers is None else workers, balanced=balanced,
             plurality=plurality, select=select, seed=seed, init_from=init_from)
     if dry_run:
         if config is None:
