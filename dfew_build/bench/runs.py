@@ -153,19 +153,6 @@ def record_run(workspace, name: str, *, model: str, loss: str, fold, scheme: str
         row.finished_at = utcnow() if finished else None
 
 
-def list_runs(workspace) -> list[dict]:
-    from sqlalchemy import select
-
-    from dfew_build.db.models import Run
-
-    with workspace.session() as session:
-        rows = session.scalars(select(Run).order_by(Run.created_at, Run.id)).all()
-        return [{"name": r.name, "model": r.model, "loss": r.loss, "fold": r.fold,
-                 "scheme": r.scheme, "finished": r.finished_at is not None,
-                 "uar": (r.metrics or {}).get("uar"), "war": (r.metrics or {}).get("war")}
-                for r in rows]
-
-
 # -- paper-style tables ---------------------------------------------------------------------
 
 def paper_table(rows: list[tuple[str, dict]]) -> pd.DataFrame:

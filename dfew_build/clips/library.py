@@ -110,11 +110,6 @@ def accepted_clips(session: Session, movie_id: int, exclude: int | None = None) 
     return list(session.scalars(query.order_by(Clip.start_s)))
 
 
-def count_accepted(session: Session, movie_id: int) -> int:
-    return session.scalar(select(func.count(Clip.id)).where(
-        Clip.movie_id == movie_id, Clip.status == "accepted")) or 0
-
-
 def check_span(movie: Movie, start_s: float, end_s: float, rules: ClipRules) -> None:
     """The span checks that need no other clip: order, inside the movie, duration bounds."""
     if not (start_s == start_s and end_s == end_s):  # NaN

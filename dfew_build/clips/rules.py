@@ -6,15 +6,13 @@ Times in CSV files and forms are seconds (`12.5`, `12.5s`), timecodes (`HH:MM:SS
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
 from dfew_build.emotions import Emotion, parse_emotion
 from dfew_build.errors import ConfigError
+from dfew_build.labels.subset import BIN_NAMES, duration_bins
 
-# Clip length bins of DFEW's Table 2 (seconds): 0-2 s, 2-5 s, 5 s+.
-DURATION_BINS = (("0-2s", 0.0, 2.0), ("2-5s", 2.0, 5.0), ("5s+", 5.0, math.inf))
 
 
 @dataclass(frozen=True)
@@ -88,10 +86,8 @@ def clip_rules(config: dict) -> ClipRules:
 
 
 def duration_bin(duration_s: float) -> str:
-    for name, low, high in DURATION_BINS:
-        if low <= duration_s < high:
-            return name
-    return DURATION_BINS[0][0]
+    """The name of the DFEW Table 2 length bin (0-2s, 2-5s, 5s+), shared with `labels`."""
+    return BIN_NAMES[int(duration_bins([duration_s])[0])]
 
 
 def overlap_s(a_start: float, a_end: float, b_start: float, b_end: float) -> float:

@@ -8,7 +8,8 @@ import os
 
 from sqlalchemy import select
 
-from dfew_build.clips.rules import DURATION_BINS, clip_rules, duration_bin
+from dfew_build.clips.rules import clip_rules, duration_bin
+from dfew_build.labels.subset import BIN_NAMES
 from dfew_build.db.models import CLIP_STATUSES, Clip, Movie, Person
 from dfew_build.emotions import BY_CODE, EMOTIONS
 
@@ -25,7 +26,7 @@ def clip_stats(workspace) -> dict:
     per_movie: dict[int, dict] = {}
     per_extractor: dict[str, dict] = {}
     per_emotion = {e.name: 0 for e in EMOTIONS} | {UNSPECIFIED: 0}
-    per_bin = {name: 0 for name, _, _ in DURATION_BINS}
+    per_bin = {name: 0 for name in BIN_NAMES}
     cut = 0
     for clip in clips:
         by_status[clip.status] = by_status.get(clip.status, 0) + 1

@@ -33,7 +33,6 @@ class DecodeFailed(Exception):
 class DecodeStats:
     frames: int = 0            # frames decoded
     failed_reads: int = 0      # reads that failed between decoded frames (damaged data)
-    container_frames: int = 0  # what the container claims (OpenCV's estimate)
 
     def damage_note(self) -> str | None:
         if not self.failed_reads:
@@ -67,7 +66,6 @@ def iter_frame_batches(path: str | os.PathLike, batch_size: int = 16,
     try:
         if not capture.isOpened():
             raise DecodeFailed(_failure_reason(path, opened=False))
-        stats.container_frames = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0))
         batch: list[np.ndarray] = []
         failed = 0
         while failed < MAX_FAILED_READS:

@@ -64,8 +64,13 @@ class _ListHandler(logging.Handler):
 @pytest.fixture(scope="session")
 def chromium():
     if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM}; install it with "
-                    "`bash .ci/install-browser.sh` (CI does)")
+        message = (f"browser tests need Chromium at {CHROMIUM}; install it with "
+                   "`bash .ci/install-browser.sh`")
+        # CI installs it and sets DFEW_TEST_REQUIRE_BROWSER, so there a missing browser fails
+        # instead of silently skipping the web form's only end-to-end check.
+        if os.environ.get("DFEW_TEST_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

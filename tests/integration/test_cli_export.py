@@ -8,7 +8,6 @@ import json
 import os
 
 import numpy as np
-import pytest
 
 from dfew_build.splits import load_folds
 from tests.dfew_fixture import build_workspace as build
@@ -51,7 +50,8 @@ def test_export_dfew_layout_then_rerun_skips_everything(cli, workspace, tmp_path
         ["0", "0", "0", "9", "0", "0", "1", "00004", "4"],
         ["0", "0", "0", "0", "10", "0", "0", "00005", "5"],
         ["0", "0", "0", "0", "0", "3", "7", "00006", "7"]]
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # the [test] extra installs it
+
     sheet = openpyxl.load_workbook(out / "Annotation" / "annotation.xlsx").active
     assert [list(r) for r in sheet.iter_rows(values_only=True)][3] == [0, 0, 5, 5, 0, 0, 0,
                                                                        "00003", 0]

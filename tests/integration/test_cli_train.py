@@ -135,8 +135,8 @@ def test_torchrun_with_two_processes_trains_with_ddp(ready):
     import subprocess
 
     torchrun, script = shutil.which("torchrun"), shutil.which("dfew-build")
-    if not torchrun or not script:
-        pytest.skip("torchrun or the dfew-build script is not on PATH")
+    # Both come with the install (torch's console script and ours): missing means broken.
+    assert torchrun and script, "torchrun or the dfew-build script is not on PATH"
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK")}
     done = subprocess.run(
         [torchrun, "--nproc_per_node", "2", "--no-python", script, "-w", str(ready.root),

@@ -161,7 +161,6 @@ def test_bad_rows_and_label_disagreements(cli, tmp_path):
 
 
 def test_xlsx_annotation_and_unpadded_split_names(cli, tmp_path):
-    pytest.importorskip("openpyxl")
     root = write_release(tmp_path / "DFEW", STANDARD[:2], annotation="xlsx", splits=False)
     write_csv(root / "EmoLabel_DataSplit" / "test(single-labeled)" / "set_1.csv",
               ["video_name", "label"], [[1, 1]])

@@ -75,7 +75,8 @@ def test_annotation_missing_columns_and_missing_table(tmp_path):
 
 
 def test_annotation_xlsx(tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
+    import openpyxl  # the [test] extra installs it
+
     book = openpyxl.Workbook()
     book.active.append(HEADER)
     book.active.append([0, 7, 3, 0, 0, 0, 0, 2, 2])

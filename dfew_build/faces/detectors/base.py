@@ -30,6 +30,15 @@ class FrameFaces:
         return len(self.scores)
 
     @classmethod
+    def inside(cls, frame: np.ndarray, boxes, scores, landmarks) -> "FrameFaces":
+        """Detections of one frame as float32, boxes clipped to the frame's edges."""
+        height, width = frame.shape[:2]
+        boxes = np.array(boxes, dtype=np.float32)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        return cls(boxes, np.asarray(scores, np.float32), np.asarray(landmarks, np.float32))
+
+    @classmethod
     def empty(cls) -> "FrameFaces":
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32),
                    np.zeros((0, 5, 2), np.float32))

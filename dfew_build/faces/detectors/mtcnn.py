@@ -236,12 +236,7 @@ class MtcnnDetector:
         boxes[:, :2] -= 1
         for f in np.unique(idx):
             mine = np.flatnonzero(idx == f)  # nms returns best first, so this keeps the order
-            height, width = frames[f].shape[:2]
-            b = boxes[mine].copy()
-            b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
-            b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
-            result[f] = FrameFaces(b.astype(np.float32), score[mine].astype(np.float32),
-                                   landmarks[mine].astype(np.float32))
+            result[f] = FrameFaces.inside(frames[f], boxes[mine], score[mine], landmarks[mine])
         return result
 
     @staticmethod

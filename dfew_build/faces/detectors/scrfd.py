@@ -144,12 +144,7 @@ class ScrfdDetector:
             mine = keep[frame_idx[keep] == f]  # nms keeps best first
             if len(mine) == 0:
                 continue
-            height, width = frames[f].shape[:2]
-            b = boxes[mine].copy()
-            b[:, [0, 2]] = b[:, [0, 2]].clip(0, width)
-            b[:, [1, 3]] = b[:, [1, 3]].clip(0, height)
-            result[f] = FrameFaces(b.astype(np.float32), scores[mine].astype(np.float32),
-                                   points[mine].astype(np.float32))
+            result[f] = FrameFaces.inside(frames[f], boxes[mine], scores[mine], points[mine])
         return result
 
     def _per_frame(self, out: np.ndarray, n: int, anchors: int, width: int) -> np.ndarray:
