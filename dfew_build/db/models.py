@@ -63,6 +63,22 @@ class Movie(Base):
     width: Mapped[Optional[int]] = mapped_column(Integer)
     height: Mapped[Optional[int]] = mapped_column(Integer)
     codec: Mapped[Optional[str]] = mapped_column(String(32))
+    # The decoding contract (DESIGN.md §7): width/height above are the *display* size every
+    # stage sees (rotation applied, square pixels); the coded picture and how to get from it
+    # to the display are recorded here (dfew_build.media.decode).
+    coded_width: Mapped[Optional[int]] = mapped_column(Integer)
+    coded_height: Mapped[Optional[int]] = mapped_column(Integer)
+    rotation: Mapped[Optional[int]] = mapped_column(SmallInteger)  # clockwise degrees: 0/90/180/270
+    sar: Mapped[Optional[str]] = mapped_column(String(16))  # sample aspect ratio "num:den"
+    interlaced: Mapped[Optional[bool]] = mapped_column(Boolean)
+    field_order: Mapped[Optional[str]] = mapped_column(String(16))  # progressive|tff|bff
+    # Time of the first video frame in the file's own timestamps, and its distance from the
+    # container's start (what FFmpeg's -ss counts from). Our timeline puts that frame at 0 s.
+    start_s: Mapped[Optional[float]] = mapped_column(Float)
+    video_delay_s: Mapped[Optional[float]] = mapped_column(Float)
+    container: Mapped[Optional[str]] = mapped_column(String(64))
+    browser_playable: Mapped[Optional[bool]] = mapped_column(Boolean)
+    proxy_path: Mapped[Optional[str]] = mapped_column(Text)  # workspace-relative H.264 proxy
     status: Mapped[str] = mapped_column(String(16), default="ok")
     error: Mapped[Optional[str]] = mapped_column(Text)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
