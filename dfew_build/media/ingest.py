@@ -20,6 +20,10 @@ from dfew_build.media.fingerprint import fingerprint
 from dfew_build.media.metadata import MetadataTable
 from dfew_build.media.probe import ProbeResult, probe
 
+# What the probe records of how a movie is displayed (DESIGN.md §7), copied onto the row.
+DISPLAY_FIELDS = ("coded_width", "coded_height", "rotation", "sar", "interlaced", "field_order",
+                  "start_s", "video_delay_s", "container", "browser_playable")
+
 # Outcome statuses, as printed and in --json.
 INGESTED, PRESENT, MOVED, REJECTED, NOT_FOUND = (
     "ingested", "already_present", "moved", "rejected", "not_found")
@@ -199,6 +203,8 @@ def _apply_probe(movie: Movie, item: _Examined) -> None:
     movie.status, movie.error = "ok", None
     movie.duration_s, movie.fps, movie.frame_count = p.duration_s, p.fps, p.frame_count
     movie.width, movie.height, movie.codec = p.width, p.height, p.codec
+    for name in DISPLAY_FIELDS:
+        setattr(movie, name, getattr(p, name))
 
 
 def _apply_metadata(movie: Movie, meta: dict) -> bool:

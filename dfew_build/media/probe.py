@@ -10,8 +10,16 @@ the number of frames a decoder actually returns:
 * larger files: the index's sample count minus the discarded packets seen at the head and
   the tail, or duration × fps when the container has no index (e.g. some MKV/WebM files).
 
-Every file must decode a frame at its start and near its end; otherwise it is rejected as
-truncated or corrupt, so a half-copied movie never enters the dataset.
+Every file must decode a frame at its start and near its end, and its data must reach
+what its header or index claims; otherwise it is rejected as truncated or corrupt, so a
+half-copied movie never enters the dataset. Timestamps that restart or jump (VOBs joined
+with `cat`, spliced broadcast recordings) are rejected with the remux command that fixes
+them, because no stage could address their frames by time.
+
+The result also records how the movie is displayed (DESIGN.md §7, dfew_build.media.decode):
+coded and display size, rotation, sample aspect ratio, interlacing (FFmpeg's `idet` on a
+sample), the first video frame's time, the container, and whether a browser plays it.
+Times and durations are on our timeline, whose 0 s is the first video frame.
 """
 
 from __future__ import annotations
@@ -27,6 +35,13 @@ FULL_SCAN_BYTES = 256 << 20
 HEAD_PACKETS = 64  # enough to see an edit list's leading discarded packets
 TAIL_SECONDS = 3.0
 END_TOLERANCE_S = 1.0  # how far before the claimed end the last packet may stop
+# Formats without a frame index whose timestamps may restart or jump (FFmpeg's
+# AVFMT_TS_DISCONT): always demuxed in full, since no index counts their frames.
+SCANNED_FORMATS = ("mpeg", "mpegts", "mpegvideo", "vob", "mpegtsraw")
+# A forward jump larger than FFmpeg's own dts_delta_threshold (10 s) is a discontinuity.
+JUMP_S = 10.0
+RESTART_S = 1.0  # going back further than this (or 16 frames) is a restart
+IDET_FRAMES = 200
 
 # OpenCV's FFmpeg backend logs every damaged packet to stderr; the reasons we store are enough.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -47,6 +62,18 @@ class ProbeResult:
     codec: str
     backend: str  # "pyav" or "opencv"
     frame_count_exact: bool
+    # Display contract; width/height above are the display size.
+    coded_width: int | None = None
+    coded_height: int | None = None
+    rotation: int = 0             # counter-clockwise degrees (FFmpeg's display matrix)
+    sar: str = "1:1"
+    interlaced: bool = False
+    field_order: str = "progressive"
+    start_s: float = 0.0          # file time of the first video frame
+    video_delay_s: float = 0.0    # first video frame - container start (FFmpeg -ss origin)
+    container: str | None = None
+    pix_fmt: str | None = None
+    browser_playable: bool | None = None
 
 
 def probe(path: str | os.PathLike) -> ProbeResult:
@@ -96,35 +123,98 @@ def _probe_pyav(path: Path, size: int) -> ProbeResult:
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
-        duration_s = _duration_s(container, stream)
-        width, height, codec = ctx.width, ctx.height, ctx.name
+        coded_width, coded_height, codec = ctx.width, ctx.height, ctx.name
+        pix_fmt = ctx.pix_fmt
+        fmt = container.format.name
 
-        head_discards, head_frames, head_last_dts = _decode_head(container, stream)
-        if head_frames == 0:
+        head = _decode_head(container, stream)
+        if head.frames == 0:
             raise ProbeError(f"no decodable video frames in the {codec} stream")
         if not fps:
             raise ProbeError("the video stream has no frame rate")
-        tail_frames, tail_discards, last_s = _decode_tail(container, stream, duration_s,
-                                                      head_last_dts)
-        if tail_frames == 0 or last_s < duration_s - max(END_TOLERANCE_S, 3 / fps):
-            reached = f"data ends at {last_s:.2f} s" if tail_frames else "nothing decodes there"
-            raise ProbeError(
-                f"truncated or corrupt: the container claims {duration_s:.2f} s but {reached}; "
-                "re-copy the file from its source")
+        first = head.first_time if head.first_time is not None else _stream_start(stream)
+        container_start = (container.start_time / 1_000_000
+                           if container.start_time is not None else first)
+        claimed_s = _claimed_end(container, stream, container_start) - first
 
+        scanned = size <= FULL_SCAN_BYTES or fmt in SCANNED_FORMATS
         exact = True
-        if size <= FULL_SCAN_BYTES:
-            frame_count = _count_packets(container, stream)
-        elif stream.frames:
-            frame_count = stream.frames - head_discards - tail_discards
+        if scanned:
+            scan = _scan_packets(container, stream, fps)
+            if scan.restart:
+                raise ProbeError(_restart_message(path, scan.restart, first))
+            frame_count = scan.frames
+            data_end = scan.last_end - first if scan.last_end is not None else 0.0
         else:
-            frame_count, exact = round(duration_s * fps), False
+            data_end = _tail_end(container, stream, claimed_s + first) - first
+            frame_count = None
+        if fmt in SCANNED_FORMATS or not claimed_s or claimed_s <= 0:
+            duration_s = data_end  # no index: the data is the only measure
+        else:
+            duration_s = claimed_s
+
+        tail_at = max(0.0, min(duration_s, data_end) - TAIL_SECONDS)
+        if not _decodes_from(path, first, tail_at):
+            raise ProbeError(
+                f"truncated or corrupt: the container claims {claimed_s:.2f} s but nothing "
+                "decodes there; re-copy the file from its source")
+        if data_end < duration_s - max(END_TOLERANCE_S, 3 / fps):
+            raise ProbeError(
+                f"truncated or corrupt: the container claims {duration_s:.2f} s but data ends "
+                f"at {data_end:.2f} s; re-copy the file from its source")
+        header_frames = stream.frames or 0
+        if frame_count is None:
+            if header_frames:
+                frame_count = header_frames - head.discards - _tail_discards(container, stream,
+                                                                             claimed_s + first,
+                                                                             head.last_dts)
+            else:
+                frame_count, exact = round(duration_s * fps), False
+        elif header_frames and frame_count < header_frames - head.discards - max(3, fps):
+            raise ProbeError(
+                f"truncated: the index/header claims {header_frames / fps:.2f} s "
+                f"({header_frames} frames) but data ends at {data_end:.2f} s "
+                f"({frame_count} frames); re-copy the file from its source")
     if frame_count <= 0:
         raise ProbeError(f"no decodable video frames in the {codec} stream")
     if not duration_s:
         duration_s = frame_count / fps
-    return ProbeResult(round(duration_s, 6), fps, int(frame_count), int(width), int(height),
-                       codec, "pyav", exact)
+    from dfew_build.media.decode import Display, stream_sar
+
+    with av.open(str(path), metadata_errors="ignore") as again:
+        sar = stream_sar(again.streams.video[0])
+    interlaced, field_order = detect_interlacing(path, duration_s)
+    display = Display(head.rotation, sar, interlaced, field_order)
+    width, height = display.display_size(coded_width, coded_height)
+    return ProbeResult(
+        round(duration_s, 6), fps, int(frame_count), int(width), int(height), codec, "pyav",
+        exact, coded_width=int(coded_width), coded_height=int(coded_height),
+        rotation=head.rotation, sar=f"{sar.numerator}:{sar.denominator}",
+        interlaced=interlaced, field_order=field_order, start_s=round(first, 6),
+        video_delay_s=round(max(0.0, first - container_start), 6), container=fmt,
+        pix_fmt=pix_fmt, browser_playable=_playable(fmt, codec, pix_fmt))
+
+
+def _playable(fmt: str, codec: str, pix_fmt: str | None) -> bool | None:
+    try:
+        from dfew_build.media.proxy import browser_playable
+    except ImportError:
+        return None
+    return bool(browser_playable(fmt, codec, pix_fmt))
+
+
+def _stream_start(stream) -> float:
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def _claimed_end(container, stream, container_start: float) -> float:
+    """File time at which the header or index says the video ends."""
+    if stream.duration and stream.time_base:
+        start = stream.start_time if stream.start_time is not None else 0
+        return float((start + stream.duration) * stream.time_base)
+    if container.duration:
+        return container_start + container.duration / 1_000_000  # av.time_base is µs
+    return 0.0
 
 
 _IMAGE_FORMATS = {"image2", "png_pipe", "jpeg_pipe", "gif", "webp_pipe", "bmp_pipe", "tiff_pipe"}
@@ -151,42 +241,58 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def _duration_s(container, stream) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
-    if container.duration:
-        return container.duration / 1_000_000  # av.time_base is microseconds
-    return 0.0
+@dataclass
+class _Head:
+    discards: int = 0
+    frames: int = 0
+    last_dts: int | None = None  # so the tail does not count the same discards twice
+    first_time: float | None = None  # file time of the first decoded video frame
+    rotation: int = 0
 
 
-def _decode_head(container, stream) -> tuple[int, int, int | None]:
-    """Discarded packets among the first HEAD_PACKETS, frames decoded from them (>0 = ok), and
-    the last dts seen (so the tail does not count the same discards twice in short files)."""
+def _decode_head(container, stream) -> _Head:
+    """Discarded packets among the first HEAD_PACKETS and the first decoded frame (>0 = ok):
+    its time and display rotation."""
     import av
 
-    discards = frames = packets = 0
-    last_dts = None
+    from dfew_build.media.decode import rotation_of
+
+    head = _Head()
+    packets = 0
+
+    def take(frames) -> None:
+        for frame in frames:
+            if not head.frames:
+                head.rotation = rotation_of(frame)
+            head.frames += 1
+            if frame.time is not None and (head.first_time is None
+                                           or frame.time < head.first_time):
+                head.first_time = float(frame.time)
+
     try:
         for packet in container.demux(stream):
             if packet.size == 0:
                 break
             packets += 1
             if packet.dts is not None:
-                last_dts = packet.dts if last_dts is None else max(last_dts, packet.dts)
+                head.last_dts = (packet.dts if head.last_dts is None
+                                 else max(head.last_dts, packet.dts))
             if packet.is_discard:
-                discards += 1
-            if not frames:
+                head.discards += 1
+            if head.frames < 4:  # B-frames: the earliest time may come out second
                 try:
-                    frames += len(packet.decode())
+                    take(packet.decode())
                 except av.FFmpegError:
                     pass  # a damaged packet; the rest of the head may still decode
-            if packets >= HEAD_PACKETS and frames:
+            if packets >= HEAD_PACKETS and head.frames:
                 break
-        if not frames:
-            frames += sum(1 for _ in _flush(stream))
+        if not head.frames:
+            take(_flush(stream))
     except av.FFmpegError:
         pass
-    return discards, frames, last_dts
+    container.seek(0)
+    stream.codec_context.flush_buffers()
+    return head
 
 
 def _flush(stream):
@@ -198,55 +304,144 @@ def _flush(stream):
         return
 
 
-def _decode_tail(container, stream, duration_s: float,
-                 head_last_dts: int | None) -> tuple[int, int, float]:
-    """Frames decoded from the last TAIL_SECONDS, discarded packets among them, and the time
-    (from the stream start) at which the last packet ends."""
+@dataclass
+class _Scan:
+    frames: int = 0
+    last_end: float | None = None          # file time where the last packet ends
+    restart: tuple[str, float, float] | None = None  # (kind, from, to) in file seconds
+
+
+def _scan_packets(container, stream, fps: float) -> _Scan:
+    """Demux (not decode) every video packet: frames a decoder returns (packets with data
+    that no edit list discards), where the data ends, and the first timestamp restart or
+    jump."""
     import av
 
-    start = stream.start_time or 0
-    target = max(0.0, duration_s - TAIL_SECONDS)
-    offset = start + int(Fraction(target).limit_denominator(1_000_000) / stream.time_base)
-    frames = discards = 0
-    last_s = 0.0
+    scan = _Scan()
+    base = stream.time_base
+    frame_s = 1.0 / fps if fps else 0.04
+    previous = None
     try:
-        container.seek(offset, stream=stream, backward=True, any_frame=False)
-        stream.codec_context.flush_buffers()
+        container.seek(0)
         for packet in container.demux(stream):
-            if packet.size == 0:
-                break
-            if packet.pts is not None:
-                end = packet.pts + (packet.duration or 0) - start
-                last_s = max(last_s, float(end * stream.time_base))
-            if packet.is_discard and (head_last_dts is None or packet.dts is None
-                                      or packet.dts > head_last_dts):
-                discards += 1
-            if frames:
-                continue  # one decoded frame proves the tail; the rest is only demuxed
-            try:
-                frames += len(packet.decode())
-            except av.FFmpegError:
+            if not packet.size:
                 continue
-        if not frames:
-            frames += sum(1 for _ in _flush(stream))
+            if not packet.is_discard:
+                scan.frames += 1
+            if packet.pts is not None:
+                end = float((packet.pts + (packet.duration or 0)) * base)
+                scan.last_end = end if scan.last_end is None else max(scan.last_end, end)
+            dts = packet.dts if packet.dts is not None else packet.pts
+            if dts is None:
+                continue
+            now = float(dts * base)
+            if previous is not None and scan.restart is None:
+                # Against the running maximum, with room for B-frame reordering (containers
+                # such as Matroska store presentation times only).
+                if now < previous - max(RESTART_S, 16 * frame_s):
+                    scan.restart = ("restart", previous, now)
+                elif now > previous + JUMP_S:
+                    scan.restart = ("jump", previous, now)
+            previous = now if previous is None else max(previous, now)
     except av.FFmpegError:
         pass
-    return frames, discards, last_s
+    return scan
 
 
-def _count_packets(container, stream) -> int:
-    """Frames a decoder returns: video packets that carry data and that no edit list discards."""
+def _restart_message(path: Path, restart: tuple[str, float, float], first: float) -> str:
+    kind, before, after = restart
+    at = before - first
+    what = (f"go back from {before:.2f} s to {after:.2f} s" if kind == "restart"
+            else f"jump from {before:.2f} s to {after:.2f} s")
+    fixed = path.with_name(f"{path.stem}.fixed{path.suffix or '.mpg'}")
+    return (f"the timestamps {what} (at {at:.2f} s into the video): files joined with cat "
+            "or a spliced recording, whose frames no stage can address by time; remux it so "
+            f"FFmpeg rewrites the timestamps, then ingest the new file: ffmpeg -i \"{path}\" "
+            f"-map 0 -c copy \"{fixed}\"")
+
+
+def _tail_end(container, stream, claimed_end: float) -> float:
+    """File time at which the last packet ends, demuxing only the last TAIL_SECONDS."""
     import av
 
-    container.seek(0)
-    count = 0
+    base = stream.time_base
+    last = 0.0
     try:
+        target = max(_stream_start(stream), claimed_end - TAIL_SECONDS)
+        container.seek(int(Fraction(target).limit_denominator(1_000_000) / base), stream=stream,
+                       backward=True)
         for packet in container.demux(stream):
-            if packet.size and not packet.is_discard:
-                count += 1
+            if packet.size and packet.pts is not None:
+                last = max(last, float((packet.pts + (packet.duration or 0)) * base))
     except av.FFmpegError:
         pass
-    return count
+    return last
+
+
+def _tail_discards(container, stream, claimed_end: float, head_last_dts: int | None) -> int:
+    """Edit-list discarded packets in the last TAIL_SECONDS (not already seen at the head)."""
+    import av
+
+    discards = 0
+    try:
+        target = max(_stream_start(stream), claimed_end - TAIL_SECONDS)
+        container.seek(int(Fraction(target).limit_denominator(1_000_000) / stream.time_base),
+                       stream=stream, backward=True)
+        for packet in container.demux(stream):
+            if packet.size and packet.is_discard and (
+                    head_last_dts is None or packet.dts is None or packet.dts > head_last_dts):
+                discards += 1
+    except av.FFmpegError:
+        pass
+    return discards
+
+
+def _decodes_from(path: Path, first: float, at_s: float) -> bool:
+    """Whether a frame decodes at or after at_s (our timeline), seeking as the decoder does."""
+    from dfew_build.media.decode import DecodeFailed, Display, VideoReader
+
+    try:
+        for _ in VideoReader(path, Display(), start_offset_s=first).frames(start_s=at_s,
+                                                                          max_side=64):
+            return True
+    except DecodeFailed:
+        return False
+    return False
+
+
+def detect_interlacing(path: Path, duration_s: float) -> tuple[bool, str]:
+    """(interlaced, field order) from FFmpeg's idet filter on IDET_FRAMES frames from the
+    middle of the video. Interlaced when the multi-frame detector finds more interlaced
+    than progressive frames with one consistent field order (two confused orders are
+    idet's answer to fast synthetic motion, not to real fields)."""
+    import re
+    import subprocess
+
+    from dfew_build.media.ffmpeg import ffmpeg_exe
+
+    try:
+        exe = ffmpeg_exe()
+    except Exception:  # noqa: BLE001 - no FFmpeg binary: say progressive, as before
+        return False, "progressive"
+    start = max(0.0, duration_s / 2 - IDET_FRAMES / 60.0)
+    command = [exe, "-nostdin", "-hide_banner", "-nostats", "-ss", f"{start:.3f}", "-i",
+               str(path), "-map", "0:v:0", "-frames:v", str(IDET_FRAMES), "-vf", "idet",
+               "-an", "-f", "null", "-"]
+    try:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, errors="replace",
+                                timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return False, "progressive"
+    counts = re.findall(r"Multi frame detection: TFF:\s*(\d+) BFF:\s*(\d+) "
+                        r"Progressive:\s*(\d+)", result.stderr)
+    if not counts:
+        return False, "progressive"
+    tff, bff, progressive = (int(n) for n in counts[-1])
+    fields, other = max(tff, bff), min(tff, bff)
+    if fields > progressive and fields >= 4 * other and fields >= 10:
+        return True, "tff" if tff >= bff else "bff"
+    return False, "progressive"
 
 
 def _probe_opencv(path: Path) -> ProbeResult | None:
