@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from urllib.parse import quote
 
 from sqlalchemy import select
@@ -36,8 +37,33 @@ def login_link(base_url: str, token: str) -> str:
     return f"{base_url.rstrip('/')}/login/{quote(token, safe='')}"
 
 
+def normalize_name(name: str) -> str:
+    """A name as stored and compared: Unicode NFC, runs of whitespace as one space.
+
+    NFC makes a name typed on one system equal to the same name copied from another (macOS
+    file names and some keyboards give decomposed "e" + U+0301 for "é")."""
+    return " ".join(unicodedata.normalize("NFC", str(name)).split())
+
+
+def name_variants(name: str) -> list[str]:
+    """The stored spellings a normalised name may have: NFC, and NFD for rows written before
+    names were normalised. For `Person.name.in_(...)` lookups (one indexed query)."""
+    return sorted({name, unicodedata.normalize("NFD", name)})
+
+
+def find_person(session: Session, name: str) -> Person | None:
+    """The person with this name after normalisation (see normalize_name), or None."""
+    cleaned = normalize_name(name)
+    if not cleaned:
+        return None
+    matches = list(session.scalars(select(Person).where(Person.name.in_(name_variants(cleaned)))
+                                   .order_by(Person.id)))
+    exact = [p for p in matches if p.name == cleaned]
+    return (exact or matches or [None])[0]
+
+
 def _clean_name(name: str) -> str:
-    cleaned = " ".join(str(name).split())
+    cleaned = normalize_name(name)
     if not cleaned:
         raise PeopleError("a person's name cannot be empty")
     if len(cleaned) > MAX_NAME_LENGTH:
@@ -56,7 +82,7 @@ def add_person(session: Session, name: str, role: str) -> tuple[Person, str]:
     """Add a person; returns them and their login token (shown once, never stored)."""
     name = _clean_name(name)
     role = _check_role(role)
-    existing = session.scalar(select(Person).where(Person.name == name))
+    existing = find_person(session, name)
     if existing is not None:
         raise PeopleError(f"a person named {name!r} already exists (role {existing.role}); "
                           f"choose another name, or issue a new login link with: "
@@ -69,7 +95,7 @@ def add_person(session: Session, name: str, role: str) -> tuple[Person, str]:
 
 
 def get_person(session: Session, name: str) -> Person:
-    person = session.scalar(select(Person).where(Person.name == _clean_name(name)))
+    person = find_person(session, _clean_name(name))
     if person is None:
         raise PeopleError(f"no person named {name!r}; see `dfew-build people list`")
     return person

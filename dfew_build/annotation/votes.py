@@ -38,6 +38,7 @@ from dfew_build.db.models import Assignment, Clip, Person, Vote, utcnow
 from dfew_build.emotions import BY_CODE, NAMES, parse_emotion
 from dfew_build.errors import VoteError
 from dfew_build.labels.matrix import fetch_array
+from dfew_build.people import normalize_name
 
 COLUMNS = ("clip_id", "annotator", "emotion")
 INSERT_BATCH = 20_000
@@ -90,9 +91,10 @@ class _Lookups:
 
     def __init__(self, session: Session):
         self.clip_ids = set(session.scalars(select(Clip.id)))
-        self.people = {name: (pid, role) for pid, name, role in
-                       session.execute(select(Person.id, Person.name, Person.role))}
-        self.names: dict[int, str] = {pid: name for name, (pid, _) in self.people.items()}
+        rows = list(session.execute(select(Person.id, Person.name, Person.role)))
+        # Keyed by the normalised name (NFC, single spaces), as `people add` stores it.
+        self.people = {normalize_name(name): (pid, role) for pid, name, role in rows}
+        self.names: dict[int, str] = {pid: name for pid, name, _ in rows}
         self.clips: dict[str, int | str] = {}
         self.annotators: dict[str, int | str] = {}
         self.emotions: dict[str, int | str] = {}
@@ -110,7 +112,7 @@ class _Lookups:
         return clip_id
 
     def annotator(self, raw: str) -> int | str:
-        name = " ".join(raw.split())  # the same normalisation as `people add`
+        name = normalize_name(raw)  # the same normalisation as `people add`
         if not name:
             return "annotator is empty"
         found = self.people.get(name)

@@ -1,8 +1,10 @@
 """`clips import CSV`: clips cut by extractors, one row each, checked row by row.
 
 Columns (header names, any order, case-insensitive): movie (id, file name or path), start,
-end, extractor, and optionally emotion (alias intended_emotion). Valid rows are stored
-even when others fail; refused rows are reported by CSV line number (the header is line 1).
+end, extractor, and optionally emotion (alias intended_emotion). Movie and extractor names
+are matched after Unicode NFC normalisation (see resolve_movie, people.normalize_name).
+Valid rows are stored even when others fail; refused rows are reported by CSV line number
+(the header is line 1).
 A row that repeats a stored clip (same movie and span) is reported as already present,
 so importing the same file twice is a no-op.
 """
@@ -12,13 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-
 from dfew_build.clips.library import DuplicateClipError, add_clip, clean_name, resolve_movie
 from dfew_build.clips.rules import clip_rules, parse_time
 from dfew_build.csvinput import read_user_csv
-from dfew_build.db.models import Person
 from dfew_build.errors import ClipError
+from dfew_build.people import find_person
 
 REQUIRED = ("movie", "start", "end", "extractor")
 EMOTION_COLUMNS = ("emotion", "intended_emotion")
@@ -105,7 +105,7 @@ def _import_row(session, config, columns, values, emotion_column, base_dir, allo
         except ValueError as exc:
             raise ClipError(f"{column} {exc}") from None
     name = clean_name(row["extractor"])
-    known = session.scalar(select(Person.id).where(Person.name == name)) is not None
+    known = find_person(session, name) is not None
     clip = add_clip(session, config, movie=movie, start_s=times[0], end_s=times[1],
                     extractor=name, intended_emotion=row.get(emotion_column or "") or None,
                     allow_overlap=allow_overlap, source="manual")

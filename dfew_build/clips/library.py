@@ -8,6 +8,7 @@ toward the per-movie limit and the overlap rule; proposed candidates do not unti
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from dfew_build.clips.rules import ClipRules, clip_rules, format_time, overlaps_
 from dfew_build.db.models import CLIP_SOURCES, Clip, Movie, Person
 from dfew_build.emotions import BY_CODE, Emotion, parse_emotion
 from dfew_build.errors import ClipError
+from dfew_build.people import find_person, name_variants, normalize_name
 
 # Start/end that differ by less than this are the same clip (re-imports are no-ops).
 SAME_SPAN_S = 1e-3
@@ -41,11 +43,14 @@ def resolve_movie(session: Session, ref: Movie | int | str, base_dir: Path | Non
                   *, require_ok: bool = True) -> Movie:
     """A movie from its id, file name or path (relative paths are taken from base_dir).
 
+    Names and paths are compared after Unicode NFC normalisation, so `Amélie.mp4` typed
+    (composed é) finds a file stored under its decomposed macOS name and the reverse; the
+    stored path stays as it was found on disk.
     require_ok: refuse a movie that was rejected at ingest (clips need a readable one)."""
     if isinstance(ref, Movie):
         movie = ref
     else:
-        text = str(ref).strip()
+        text = _nfc(str(ref).strip())
         if not text:
             raise ClipError("the movie is empty: give a movie id, file name or path")
         movie = None
@@ -55,13 +60,10 @@ def resolve_movie(session: Session, ref: Movie | int | str, base_dir: Path | Non
             path = Path(text).expanduser()
             if not path.is_absolute() and base_dir is not None:
                 path = base_dir / path
-            movie = session.scalar(select(Movie).where(
-                Movie.path == str(path.resolve(strict=False))))
+            movie = _movie_by_path(session, str(path.resolve(strict=False)))
         if movie is None:
             name = os.path.basename(text)
-            matches = [m for m in session.scalars(
-                select(Movie).where(Movie.path.like(f"%{name}")).order_by(Movie.id))
-                if os.path.basename(m.path) == name]
+            matches = _movies_by_file_name(session, name)
             if len(matches) > 1:
                 ids = ", ".join(str(m.id) for m in matches)
                 raise ClipError(f"movie {text!r} matches {len(matches)} movies (ids {ids}); "
@@ -76,8 +78,40 @@ def resolve_movie(session: Session, ref: Movie | int | str, base_dir: Path | Non
     return movie
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _movie_by_path(session: Session, path: str) -> Movie | None:
+    """The movie stored at this path in any Unicode normalisation (NFC or NFD as stored)."""
+    path = _nfc(path)
+    variants = sorted({path, unicodedata.normalize("NFD", path)})
+    matches = list(session.scalars(select(Movie).where(Movie.path.in_(variants))
+                                   .order_by(Movie.id)))
+    return matches[0] if matches else None
+
+
+def _movies_by_file_name(session: Session, name: str) -> list[Movie]:
+    """Movies whose file name equals name after NFC normalisation.
+
+    The SQL filter uses only the name's ASCII tail (everything after its last non-ASCII
+    character, e.g. "lie (2001).mp4"), which every normalisation form of the name ends with;
+    the exact comparison is made here."""
+    name = _nfc(name)
+    tail = name
+    for i in range(len(name) - 1, -1, -1):
+        if ord(name[i]) > 127:
+            tail = name[i + 1:]
+            break
+    query = select(Movie).order_by(Movie.id)
+    if tail:
+        query = query.where(Movie.path.like(f"%{tail}"))
+    return [m for m in session.scalars(query) if _nfc(os.path.basename(m.path)) == name]
+
+
 def clean_name(name: str) -> str:
-    return " ".join(str(name).split())
+    """A person's name as stored and compared: NFC, runs of whitespace as one space."""
+    return normalize_name(name)
 
 
 def find_extractor(session: Session, name: str) -> Person | None:
@@ -85,7 +119,7 @@ def find_extractor(session: Session, name: str) -> Person | None:
     cleaned = clean_name(name)
     if not cleaned:
         raise ClipError("the extractor is empty: name the person who cut the clip")
-    person = session.scalar(select(Person).where(Person.name == cleaned))
+    person = find_person(session, cleaned)
     if person is not None and person.role != "extractor":
         raise ClipError(f"{cleaned!r} is an {person.role}, not an extractor; name an extractor "
                         "(or add one with: dfew-build people add NAME --role extractor)")
@@ -323,8 +357,7 @@ def list_clips(session: Session, *, movie: Movie | int | str | None = None,
         query = query.where(Clip.source == source)
     if extractor:
         query = query.join(Person, Clip.extractor_id == Person.id).where(
-            Person.name == clean_name(extractor))
+            Person.name.in_(name_variants(clean_name(extractor))))
     if cut is not None:
         query = query.where(Clip.path.is_not(None) if cut else Clip.path.is_(None))
     return list(session.scalars(query))
-

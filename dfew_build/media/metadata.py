@@ -1,12 +1,17 @@
 """The movie metadata CSV: title, year, genre, country per movie file.
 
 The key column (`file`, `path` or `filename`) holds a file name (matched against the
-ingested file's name) or a path (relative paths are taken from the CSV's folder). Bad rows
-are reported by line number and skipped; the rest of the file is used.
+ingested file's name) or a path (relative paths are taken from the CSV's folder). Names and
+paths are compared after Unicode NFC normalisation: a file copied from a Mac keeps its
+decomposed name on disk ("e" + U+0301) while a CSV typed elsewhere spells it composed ("é"),
+and the two look identical. Bad rows are reported by line number and skipped; the rest of
+the file is used.
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,27 +36,53 @@ class MovieMetadata:
         return {name: getattr(self, name) for name in FIELDS if getattr(self, name) is not None}
 
 
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _path_key(path: Path) -> str:
+    return _nfc(str(path.resolve()))
+
+
 @dataclass
 class MetadataTable:
     source: Path
-    by_path: dict[Path, MovieMetadata] = field(default_factory=dict)
+    # Keys are NFC: the resolved path as a string, and the file name.
+    by_path: dict[str, MovieMetadata] = field(default_factory=dict)
     by_name: dict[str, MovieMetadata] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     used_rows: set[int] = field(default_factory=set)
+    _batch: tuple[int, int, Counter] | None = field(default=None, repr=False)
 
     def lookup(self, path: Path, names_in_batch: dict[str, int]) -> MovieMetadata | None:
-        """The row for this file: by path first, then by file name if that name is unique."""
-        row = self.by_path.get(path.resolve())
+        """The row for this file: by path first, then by file name if that name is unique.
+
+        names_in_batch counts the batch's file names (as found on disk, any normalisation)."""
+        row = self.by_path.get(_path_key(path))
         if row is None:
-            row = self.by_name.get(path.name)
-            if row is not None and names_in_batch.get(path.name, 0) > 1:
-                self.problems.append(
-                    f"{self.source.name} line {row.row}: file name {row.key!r} matches "
-                    f"{names_in_batch[path.name]} files; give the path instead (not applied)")
+            name = _nfc(path.name)
+            row = self.by_name.get(name)
+            count = self._name_counts(names_in_batch)[name]
+            if row is not None and count > 1:
+                if row.row not in self.used_rows:  # said once, not once per file
+                    self.used_rows.add(row.row)
+                    self.problems.append(
+                        f"{self.source.name} line {row.row}: file name {row.key!r} matches "
+                        f"{count} files; give the path instead (not applied)")
                 return None
         if row is not None:
             self.used_rows.add(row.row)
         return row
+
+    def _name_counts(self, names_in_batch: dict[str, int]) -> Counter:
+        """names_in_batch with NFC keys, computed once per batch."""
+        key = (id(names_in_batch), len(names_in_batch))
+        if self._batch is None or self._batch[:2] != key:
+            counts: Counter = Counter()
+            for name, n in names_in_batch.items():
+                counts[_nfc(name)] += n
+            self._batch = (*key, counts)
+        return self._batch[2]
 
     def unused_rows(self) -> list[MovieMetadata]:
         rows = {r.row: r for r in [*self.by_path.values(), *self.by_name.values()]}
@@ -97,10 +128,9 @@ def read_metadata(csv_path: str | Path) -> MetadataTable:
         entry = MovieMetadata(line, key, row.get("title") or None, year,
                               row.get("genre") or None, row.get("country") or None)
         if "/" in key or "\\" in key:
-            target = (source.parent / key).resolve()
-            mapping, lookup_key = table.by_path, target
+            mapping, lookup_key = table.by_path, _path_key(source.parent / key)
         else:
-            mapping, lookup_key = table.by_name, key
+            mapping, lookup_key = table.by_name, _nfc(key)
         if lookup_key in mapping:
             table.problems.append(f"{where} {line}: {key!r} was already given on line "
                                   f"{mapping[lookup_key].row}; line {line} ignored")
