@@ -4,7 +4,7 @@
                                     [--skip-jobs2]
 
 Measured in one run, on the same clips and detector settings:
-* decode only: every frame through OpenCV (the stage's decoder), frames/s;
+* decode only: every frame through dfew_build.media.decode (the stage's decoder), frames/s;
 * detection only: the detector on the already-decoded frames, in the stage's batches;
 * the whole stage (`preprocess --jobs 1`: decode, detect, align, track, JPEG, TIM, tensor
   store, database), and its ratio to decode + detection (target <= 1.3: everything the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dfew_build import samples
 from dfew_build.db.models import Clip
-from dfew_build.faces.decode import decode_all
+from dfew_build.media.decode import decode_all
 from dfew_build.faces.detectors import create_detector
 from dfew_build.faces.pipeline import preprocess
 from dfew_build.workspace import init_workspace

@@ -1,8 +1,10 @@
 """`clips propose`: candidate clips for extractors to confirm.
 
-Per movie: shots from PySceneDetect's ContentDetector (clips.propose.scene_threshold),
-faces counted on frames sampled at clips.propose.face_sample_fps with a face detector
-(DESIGN.md §7), then windows of clips.propose.clip_length_s laid end to end from each
+Per movie, in one pass of the decoder (dfew_build.media.decode: frames as displayed, on
+the timeline whose first video frame is 0 s): shots from PySceneDetect's ContentDetector
+(clips.propose.scene_threshold), faces counted on frames sampled at
+clips.propose.face_sample_fps with a face detector at display resolution (DESIGN.md §7),
+then windows of clips.propose.clip_length_s laid end to end from each
 shot's start. A window becomes a candidate when at least clips.propose.min_face_fraction
 of its sampled frames show exactly one face (DFEW's clips follow one protagonist) and it
 does not overlap an existing clip of the movie (accepted, candidate or rejected) by more
@@ -26,8 +28,8 @@ from dfew_build.clips.rules import ClipRules, clip_rules, overlaps_too_much
 from dfew_build.db.models import Clip, Movie
 from dfew_build.errors import ClipError, DfewError
 
-MAX_SAMPLE_SIDE = 640  # frames are shrunk to this for face sampling (cheap, faces stay big)
 DETECT_BATCH = 16
+SHOT_WIDTH = 256  # PySceneDetect's own downscale target for content detection
 
 
 @dataclass
@@ -57,58 +59,69 @@ class ProposeReport:
         return {"summary": self.summary(), "movies": [asdict(m) for m in self.movies]}
 
 
-def detect_shots(path: str, threshold: float, duration_s: float) -> list[tuple[float, float]]:
-    """Shots as (start, end) seconds; the whole movie is one shot when there is no cut."""
-    from scenedetect import ContentDetector, SceneManager, open_video
+def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
+               ) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
+    """Shots and face samples of a movie from ONE pass of the decoder (DESIGN.md §7).
 
-    try:
-        video = open_video(path, backend="opencv")
-    except Exception as exc:  # PySceneDetect raises several kinds for unreadable input
-        raise ClipError(f"cannot read {path} for shot detection: {exc}") from None
-    manager = SceneManager()
-    manager.add_detector(ContentDetector(threshold=threshold))
-    manager.detect_scenes(video, show_progress=False)
-    shots = [(float(a.seconds), min(float(b.seconds), duration_s))
-             for a, b in manager.get_scene_list(start_in_scene=True)]
-    return [(a, b) for a, b in shots if b > a] or [(0.0, duration_s)]
+    Every frame, shrunk as PySceneDetect would (about 256 px wide), goes through its
+    ContentDetector; every 1/sample_fps seconds a frame at display resolution goes to the
+    face detector, so the minimum face size is the one preprocessing uses on the cut clip
+    (issue 12: small faces in wide shots were lost to a 640 px shrink). Times are on the
+    movie's timeline (first video frame = 0 s), the same one clips are cut on.
 
+    Returns (shots as (start, end) seconds, (time, number of faces) per sampled frame).
+    Raises ClipError when the movie cannot be decoded.
+    """
+    from scenedetect import ContentDetector, FrameTimecode
 
-def sample_faces(path: str, fps: float, detector) -> list[tuple[float, int]]:
-    """(time in seconds, number of faces) for frames sampled every 1/fps seconds."""
-    import av
-    import cv2
+    from dfew_build.media.decode import DecodeFailed, Display, VideoReader, to_display
 
+    display = Display.of_movie(movie)
+    reader = VideoReader(movie.path, display, start_offset_s=movie.start_s)
+    fps = float(movie.fps or 25.0)
+    shot_detector = ContentDetector(threshold=threshold)
     times: list[float] = []
-    frames = []
-    counts: list[int] = []
+    cuts: list = []
+    samples: list[tuple[float, int]] = []
+    batch_times: list[float] = []
+    batch: list = []
 
     def flush() -> None:
-        counts.extend(len(faces) for faces in detector.detect(frames))
-        frames.clear()
+        samples.extend(zip(batch_times, (len(f) for f in detector.detect(batch))))
+        batch.clear()
+        batch_times.clear()
 
+    next_sample = 0.0
     try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            next_time = 0.0
-            for frame in container.decode(stream):
-                if frame.time is None or frame.time + 1e-6 < next_time:
-                    continue
-                image = frame.to_ndarray(format="bgr24")
-                scale = MAX_SAMPLE_SIDE / max(image.shape[:2])
-                if scale < 1:
-                    image = cv2.resize(image, None, fx=scale, fy=scale,
-                                       interpolation=cv2.INTER_AREA)
-                times.append(float(frame.time))
-                frames.append(image)
-                next_time = float(frame.time) + 1.0 / fps
-                if len(frames) >= DETECT_BATCH:
+        for index, (t, frame) in enumerate(reader.decoded()):
+            width = display.display_size(frame.width, frame.height)[0]
+            small = to_display(frame, display, max_side=_shot_side(frame, display, width))
+            cuts.extend(shot_detector.process_frame(FrameTimecode(index, fps), small))
+            times.append(t)
+            if t + 1e-6 >= next_sample:
+                batch.append(to_display(frame, display))
+                batch_times.append(t)
+                next_sample = t + 1.0 / sample_fps
+                if len(batch) >= DETECT_BATCH:
                     flush()
-    except av.FFmpegError as exc:
-        raise ClipError(f"cannot decode {path} for face sampling: {exc}") from None
-    if frames:
+        if times:
+            cuts.extend(shot_detector.post_process(FrameTimecode(len(times), fps)))
+    except DecodeFailed as exc:
+        raise ClipError(f"cannot decode {movie.path}: {exc}") from None
+    if batch:
         flush()
-    return list(zip(times, counts))
+    duration = float(movie.duration_s or (times[-1] + 1.0 / fps if times else 0.0))
+    bounds = sorted({times[c.frame_num] for c in cuts if 0 < c.frame_num < len(times)})
+    edges = [0.0] + bounds + [duration]
+    shots = [(a, min(b, duration)) for a, b in zip(edges, edges[1:]) if b > a]
+    return shots or [(0.0, duration)], samples
+
+
+def _shot_side(frame, display, width: int) -> int:
+    """Long side after PySceneDetect's integer downscale factor (width // 256)."""
+    w, h = display.display_size(frame.width, frame.height)
+    factor = max(1, width // SHOT_WIDTH)
+    return max(w, h) // factor
 
 
 def candidate_windows(shots: list[tuple[float, float]], samples: list[tuple[float, int]],
@@ -135,9 +148,8 @@ def propose_movie(session, movie: Movie, rules: ClipRules, detector) -> MoviePro
     if not os.path.isfile(movie.path):
         raise ClipError(f"the file of {movie_label(movie)} is missing: {movie.path} (moved or "
                         "deleted since ingest); ingest it at its new path first")
-    duration = movie.duration_s or 0.0
-    shots = detect_shots(movie.path, settings.scene_threshold, duration)
-    samples = sample_faces(movie.path, settings.face_sample_fps, detector)
+    shots, samples = scan_movie(movie, settings.scene_threshold, settings.face_sample_fps,
+                                detector)
     windows = candidate_windows(shots, samples, settings.clip_length_s,
                                 settings.min_face_fraction)
     result.shots, result.samples, result.windows = len(shots), len(samples), len(windows)

@@ -20,7 +20,7 @@ import numpy as np
 
 from dfew_build.errors import DetectorError, DfewError
 from dfew_build.faces.align import align_face, align_faces_torch, check_size
-from dfew_build.faces.decode import DecodeFailed, DecodeStats, iter_frame_batches, prefetched
+from dfew_build.media.decode import DecodeFailed, DecodeStats, iter_frame_batches, prefetched
 from dfew_build.faces.store import write_clip_frames
 from dfew_build.faces.temporal import check_method, normalise_frames
 from dfew_build.faces.track import link_tracks, protagonist

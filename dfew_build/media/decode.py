@@ -148,12 +148,26 @@ class VideoReader:
     def frames(self, *, start_s: float = 0.0, end_s: float | None = None,
                sample_fps: float | None = None, max_side: int | None = None,
                stats: DecodeStats | None = None) -> Iterator[DecodedFrame]:
-        """Yield frames with start_s <= time < end_s (seconds on our timeline).
+        """Yield frames with start_s <= time < end_s (seconds on our timeline), as uint8
+        BGR images [H, W, 3] as displayed.
 
         sample_fps: keep one frame every 1/sample_fps seconds (the rest are decoded but
             not converted). max_side: shrink so the displayed long side is at most this
             many pixels (never enlarged). stats: filled as frames are decoded.
         """
+        next_time = start_s
+        for t, frame in self.decoded(start_s=start_s, end_s=end_s, stats=stats):
+            if t + 1e-6 < next_time:
+                continue
+            if sample_fps:
+                next_time = t + 1.0 / sample_fps
+            yield DecodedFrame(t, to_display(frame, self.display, max_side))
+
+    def decoded(self, *, start_s: float = 0.0, end_s: float | None = None,
+                stats: DecodeStats | None = None) -> Iterator[tuple[float, object]]:
+        """(time on our timeline, progressive PyAV VideoFrame) for start_s <= time < end_s;
+        turn a frame into the displayed image with to_display(frame, reader.display, ...)
+        (self.display is known from the first frame on)."""
         import av
 
         stats = stats if stats is not None else DecodeStats()
@@ -166,16 +180,15 @@ class VideoReader:
                 raise DecodeFailed(failure_reason(self.path))
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            yield from self._frames(container, stream, start_s, end_s, sample_fps, max_side,
-                                    stats)
+            yield from self._frames(container, stream, start_s, end_s, stats)
         if stats.frames == 0:
             raise DecodeFailed(failure_reason(self.path))
 
-    def _frames(self, container, stream, start_s, end_s, sample_fps, max_side, stats):
+    def _frames(self, container, stream, start_s, end_s, stats):
         origin = self.start_offset_s
         if start_s <= 0:
-            yield from self._decode(container, stream, origin, start_s, end_s, sample_fps,
-                                    max_side, stats, check_start=False)
+            yield from self._decode(container, stream, origin, start_s, end_s, stats,
+                                    check_start=False)
             return
         if origin is None:
             origin = _first_frame_time(container, stream)
@@ -185,7 +198,7 @@ class VideoReader:
         file_start = (float(stream.start_time * stream.time_base)
                       if stream.start_time is not None else 0.0)
         for preroll in SEEK_PREROLLS_S:
-            target = origin + start_s - preroll
+            target = origin + start_s - (preroll or 0.0)
             from_start = preroll is None or target <= file_start
             if from_start:
                 container.seek(0)
@@ -193,21 +206,34 @@ class VideoReader:
                 container.seek(int(target / stream.time_base), stream=stream, backward=True)
             stream.codec_context.flush_buffers()
             try:
-                yield from self._decode(container, stream, origin, start_s, end_s, sample_fps,
-                                        max_side, stats, check_start=not from_start)
+                yield from self._decode(container, stream, origin, start_s, end_s, stats,
+                                        check_start=not from_start)
                 return
             except _SeekMissed:
                 continue
 
-    def _decode(self, container, stream, origin, start_s, end_s, sample_fps, max_side, stats,
-                check_start):
+    def _decode(self, container, stream, origin, start_s, end_s, stats, check_start):
         import av
 
-        display = self.display
         deinterlace = None
-        next_time = start_s
         half_frame = 0.5 / float(stream.average_rate or 25)
         seen = False
+
+        def timed(frames):
+            nonlocal origin, seen
+            for shown in frames:
+                if shown.time is None:
+                    continue
+                if origin is None:
+                    origin = float(shown.time)
+                t = round(float(shown.time) - origin, 6)
+                if not seen:
+                    seen = True
+                    if check_start and t > start_s + half_frame:
+                        raise _SeekMissed()
+                stats.frames += 1
+                yield t, shown
+
         for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
@@ -216,40 +242,23 @@ class VideoReader:
                     stats.failed_reads += 1
                 continue
             for frame in decoded:
-                if display is None:
-                    display = Display(rotation_of(frame), stream_sar(stream),
-                                      bool(frame.interlaced_frame), None)
+                if self.display is None:
+                    self.display = Display(rotation_of(frame), stream_sar(stream),
+                                           bool(frame.interlaced_frame), None)
                 if deinterlace is None:
-                    deinterlace = (_Deinterlacer(stream, display.field_order)
-                                   if display.interlaced else False)
-                for shown in (deinterlace(frame) if deinterlace else (frame,)):
-                    if shown.time is None:
-                        continue
-                    if origin is None:
-                        origin = float(shown.time)
-                    t = float(shown.time) - origin
-                    if not seen:
-                        seen = True
-                        if check_start and t > start_s + half_frame:
-                            raise _SeekMissed()
-                    stats.frames += 1
+                    deinterlace = (_Deinterlacer(stream, self.display.field_order)
+                                   if self.display.interlaced else False)
+                for t, shown in timed(deinterlace(frame) if deinterlace else (frame,)):
                     if end_s is not None and t >= end_s - 1e-6:
                         return
-                    if t + 1e-6 < next_time:
-                        continue
-                    if sample_fps:
-                        next_time = t + 1.0 / sample_fps
-                    yield DecodedFrame(round(t, 6), to_display(shown, display, max_side))
+                    if t + 1e-6 >= start_s:
+                        yield t, shown
         if check_start and not seen:
             raise _SeekMissed()
         if deinterlace:  # bwdif holds the last frame back until the end
-            for shown in _drain(deinterlace):
-                stats.frames += 1
-                if shown.time is None or origin is None:
-                    continue
-                t = float(shown.time) - origin
-                if (end_s is None or t < end_s - 1e-6) and t + 1e-6 >= next_time:
-                    yield DecodedFrame(round(t, 6), to_display(shown, display, max_side))
+            for t, shown in timed(_drain(deinterlace)):
+                if (end_s is None or t < end_s - 1e-6) and t + 1e-6 >= start_s:
+                    yield t, shown
 
 
 class _SeekMissed(Exception):
