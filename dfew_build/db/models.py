@@ -97,6 +97,10 @@ class Person(Base):
     token_hash: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # An excluded annotator's votes stay stored but count nowhere (kappa, labels, quality,
+    # exports); unlike `active`, which only stops logging in. Set: when and why.
+    excluded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    excluded_reason: Mapped[Optional[str]] = mapped_column(Text)
 
 
 class Clip(Base):
@@ -122,6 +126,10 @@ class Clip(Base):
     source: Mapped[str] = mapped_column(String(16), default="manual")
     status: Mapped[str] = mapped_column(String(16), default="accepted")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # A retired clip (e.g. no usable face) keeps its row and votes but leaves queues,
+    # agreement, labels, folds and exports; `clips restore` clears these.
+    retired_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    retired_reason: Mapped[Optional[str]] = mapped_column(Text)
 
     movie: Mapped[Optional[Movie]] = relationship(back_populates="clips")
     extractor: Mapped[Optional[Person]] = relationship()
