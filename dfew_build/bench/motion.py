@@ -20,21 +20,15 @@ PATTERNS = ("left", "right", "up", "down", "zoom_in", "zoom_out", "still")
 
 
 def face_frames(video: Path, count: int = 8) -> list[np.ndarray]:
-    """``count`` RGB frames spread over a video (decoded with OpenCV)."""
-    import cv2
+    """``count`` RGB frames spread over a video (from dfew_build.media.decode, as displayed)."""
+    from dfew_build.media.decode import DecodeFailed, decode_all
 
-    capture = cv2.VideoCapture(str(video))
-    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or 1
-    frames = []
-    for index in np.linspace(0, max(total - 1, 0), count).astype(int):
-        capture.set(cv2.CAP_PROP_POS_FRAMES, int(index))
-        ok, frame = capture.read()
-        if ok:
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-    capture.release()
-    if not frames:
-        raise ValueError(f"no frame could be decoded from {video}")
-    return frames
+    try:
+        decoded, _ = decode_all(video)
+    except DecodeFailed as exc:
+        raise ValueError(f"no frame could be decoded from {video}: {exc}") from None
+    picks = np.linspace(0, len(decoded) - 1, count).astype(int)
+    return [np.ascontiguousarray(decoded[i][..., ::-1]) for i in picks]
 
 
 def motion_clip(image: np.ndarray, pattern: int, *, frames: int = 16, size: int = 112,
