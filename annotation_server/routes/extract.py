@@ -21,6 +21,7 @@ from dfew_build.clips import add_clip, confirm_clips, format_time, parse_time, r
 from dfew_build.clips.library import DuplicateClipError
 from dfew_build.db.models import Clip, Movie, Person
 from dfew_build.errors import ClipError
+from dfew_build.media.proxy import playback_source
 
 router = APIRouter(prefix="/extract", dependencies=[Depends(csrf_protect)])
 extractor = require_role("extractor")
@@ -46,9 +47,14 @@ def index(request: Request, db: Session = Depends(get_db),
 
 
 def _movie_page(request, db, person, movie, *, form=None, error=None, status_code=200):
+    # The player plays the proxy, or the movie's own file; when neither can play, the page
+    # says so instead of showing a black player.
+    source = playback_source(movie, _settings(request).workspace_root)
     return render(request, "extract_movie.html", {
         "movie": {"id": movie.id, "title": movie.title or os.path.basename(movie.path),
-                  "duration": format_time(movie.duration_s or 0), "fps": movie.fps},
+                  "duration": format_time(movie.duration_s or 0), "fps": movie.fps,
+                  "playable": source.path is not None, "unplayable": source.problem,
+                  "fix": source.fix},
         "accepted": movie_clips(db, movie.id, "accepted"),
         "candidates": movie_clips(db, movie.id, "candidate"),
         "form": form or {}, "error": error}, person=person, status_code=status_code)

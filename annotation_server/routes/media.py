@@ -1,7 +1,8 @@
 """Videos by id only (no paths in URLs), with HTTP Range requests for seeking.
 
 A clip goes to the annotators assigned to it, its extractor and admins; a movie to
-extractors and admins.
+extractors and admins. A movie is served as its H.264 proxy when it has one, else as its
+own file unless a browser cannot play that (dfew_build.media.proxy.playback_source).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from annotation_server.annotating import is_assigned
 from annotation_server.deps import current_person, get_db
 from dfew_build.db.models import Clip, Movie, Person
+from dfew_build.media.proxy import playback_source
 
 router = APIRouter(prefix="/media")
 _BYTE_RANGE = re.compile(r"^(\d*)-(\d*)$")
@@ -81,4 +83,8 @@ def movie_video(movie_id: int, request: Request, db: Session = Depends(get_db),
     movie = db.get(Movie, movie_id)
     if movie is None or movie.status != "ok":
         raise HTTPException(404, f"No playable movie {movie_id}.")
-    return _file_response(request, Path(movie.path), f"movie {movie_id}")
+    source = playback_source(movie, request.app.state.settings.workspace_root)
+    if source.path is None:
+        raise HTTPException(404, source.message)
+    what = f"movie {movie_id}" + (" (its playable copy)" if source.kind == "proxy" else "")
+    return _file_response(request, source.path, what)

@@ -1,11 +1,10 @@
-"""`dfew-build ingest` and `dfew-build movies list`."""
+"""`dfew-build ingest`, `dfew-build movies list` and `dfew-build movies proxy`."""
 
 from __future__ import annotations
 
 import click
 
 from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
-
 
 
 @click.command()
@@ -16,8 +15,11 @@ from dfew_build.cli.base import echo_json, format_table, pass_state, show_progre
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was rejected or not found.")
 @click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Files fingerprinted and probed at once.")
+@click.option("--proxies", is_flag=True,
+              help="Then make H.264 proxies of the new movies a browser cannot play "
+                   "(as `movies proxy`).")
 @pass_state
-def ingest(state, paths, metadata_csv, as_json, strict, jobs) -> None:
+def ingest(state, paths, metadata_csv, as_json, strict, jobs, proxies) -> None:
     """Register movie files (or folders of them, searched recursively).
 
     Each file is fingerprinted (sampled SHA-256; a rename or move keeps the identity) and
@@ -25,10 +27,14 @@ def ingest(state, paths, metadata_csv, as_json, strict, jobs) -> None:
     videos are recorded as rejected with the reason and the batch goes on. Re-running is
     a no-op for files already ingested; a moved file gets its new path.
 
+    With --proxies, each newly ingested movie a browser cannot play (MPEG-4 Part 2 AVI,
+    MPEG-2 VOB, MKV, HEVC...) then gets its H.264 proxy for the extractor page.
+
     \b
     Exit status: 0 when at least one movie is in the workspace after the run (new,
-    already present or moved); 1 when none is, on a workspace or metadata error, or
-    with --strict when any file was rejected or not found.
+    already present or moved); 1 when none is, on a workspace or metadata error, with
+    --strict when any file was rejected or not found, or with --proxies when a proxy
+    failed (the movies stay ingested).
     """
     from dfew_build.media.ingest import ingest as run_ingest
     from dfew_build.media.metadata import read_metadata
@@ -37,9 +43,21 @@ def ingest(state, paths, metadata_csv, as_json, strict, jobs) -> None:
     metadata = read_metadata(metadata_csv) if metadata_csv else None
     report = run_ingest(workspace, paths, metadata, jobs=jobs, progress=show_progress())
     summary = report.summary()
+    proxy_report = None
+    if proxies:
+        from dfew_build.media.proxy import make_proxies
+
+        new = [o.movie_id for o in report.outcomes
+               if o.status == "ingested" and o.movie_id is not None]
+        if new:
+            proxy_report = make_proxies(workspace, new, only_unplayable=True,
+                                        progress=show_progress())
     if as_json:
-        echo_json({"summary": summary, "files": [o.as_dict() for o in report.outcomes],
-                   "problems": report.problems})
+        data = {"summary": summary, "files": [o.as_dict() for o in report.outcomes],
+                "problems": report.problems}
+        if proxies:
+            data["proxies"] = proxy_report.as_dict() if proxy_report else None
+        echo_json(data)
     else:
         for outcome in report.outcomes:
             if outcome.status in ("rejected", "not_found"):
@@ -54,12 +72,19 @@ def ingest(state, paths, metadata_csv, as_json, strict, jobs) -> None:
         click.echo(f"ingested {summary['ingested']}, already present "
                    f"{summary['already_present']}{moved}, rejected {summary['rejected']}"
                    f"{missing}")
+        if proxy_report is not None:
+            _echo_proxies(proxy_report)
     if report.usable == 0:
         raise click.ClickException("nothing could be ingested: no readable video among "
                                    f"{len(report.outcomes)} path(s); see the reasons above")
     if strict and (summary["rejected"] or summary["not_found"]):
         raise click.ClickException(
             f"--strict: {summary['rejected']} rejected, {summary['not_found']} not found")
+    if proxy_report is not None and proxy_report.failed:
+        ids = " ".join(str(i) for i in proxy_report.failed)
+        raise click.ClickException(
+            f"--proxies: {len(proxy_report.failed)} proxy(ies) could not be made (the movies "
+            f"are ingested); after fixing the reason, retry with: dfew-build movies proxy {ids}")
 
 
 @click.group()
@@ -91,3 +116,47 @@ def list_movies(state, status, as_json) -> None:
                                    "codec", "path", "note"]))
     ok = sum(r["status"] == "ok" for r in rows)
     click.echo(f"{len(rows)} movies: {ok} ok, {len(rows) - ok} rejected")
+
+
+@movies.command("proxy")
+@click.argument("movie_refs", nargs=-1, metavar="[MOVIE...]")
+@click.option("--again", is_flag=True, help="Remake proxies that already exist.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=None,
+              help="FFmpeg processes at once (default 1: each already uses every core).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@pass_state
+def proxy(state, movie_refs, again, jobs, as_json) -> None:
+    """Make H.264 proxies of movies a browser cannot play, for the extractor page.
+
+    Without MOVIE (ids, file names or paths): every ok movie whose format a browser cannot
+    play (MPEG-4 Part 2 / MS-MPEG4 AVI, MPEG-2 VOB, MPEG-TS, MKV, HEVC...). Named movies get
+    a proxy whatever their format. Each proxy is WS/proxies/NNNNN.mp4 (H.264 + AAC) on the
+    movie's own timeline, checked (frame count, first frame at 0 s) before it is recorded;
+    the server plays it in place of the movie. Resumable: a proxy already made is kept
+    (--again remakes it). Exit status 1 when a proxy failed (the others are still made).
+    """
+    from dfew_build.media.proxy import make_proxies
+
+    report = make_proxies(state.workspace(), list(movie_refs) or None, again=again, jobs=jobs,
+                          progress=show_progress())
+    if as_json:
+        echo_json(report.as_dict())
+    else:
+        _echo_proxies(report)
+    if report.failed:
+        raise click.ClickException(f"{len(report.failed)} proxy(ies) could not be made"
+                                   + ("; see the reasons above" if not as_json else ""))
+
+
+def _echo_proxies(report) -> None:
+    for movie_id, result in report.made.items():
+        rate = f", {result.frames_per_s:.0f} frames/s" if result.frames_per_s else ""
+        click.echo(f"proxy: movie {movie_id} -> proxies/{movie_id:05d}.mp4 "
+                   f"({result.frames} frames{rate})")
+        if result.note:
+            click.echo(f"note: movie {movie_id}: {result.note}", err=True)
+    for movie_id, reason in report.failed.items():
+        click.echo(f"failed: movie {movie_id}: {reason}", err=True)
+    summary = report.summary()
+    click.echo(f"proxies made {summary['made']}, already made {summary['already_made']}, "
+               f"playable as they are {summary['playable']}, failed {summary['failed']}")
