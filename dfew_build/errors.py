@@ -28,6 +28,11 @@ class MetadataError(DfewError):
     """The movie metadata CSV cannot be used as a whole (unreadable, no key column)."""
 
 
+class ProxyError(DfewError):
+    """A proxy cannot be made as asked (unknown movie, no FFmpeg); per-movie failures are
+    reported in ProxyReport.failed instead."""
+
+
 class SampleMediaError(DfewError):
     """The real sample media could not be fetched or failed its checksum."""
 

@@ -97,8 +97,14 @@ def movies() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
 def list_movies(state, status, as_json) -> None:
-    """List ingested and rejected movies."""
-    from dfew_build.media.catalog import list_movies as query
+    """List ingested and rejected movies.
+
+    SIZE is the display size (rotation applied, square pixels), what every stage sees;
+    NOTE says when it differs from the coded picture, when the video is interlaced (it is
+    deinterlaced on decoding), when its timestamps start late (shifted to 0 s), and when
+    a browser cannot play it.
+    """
+    from dfew_build.media.catalog import display_notes, list_movies as query
 
     rows = query(state.workspace(), status=status)
     if as_json:
@@ -111,7 +117,10 @@ def list_movies(state, status, as_json) -> None:
         row["size"] = f"{row['width']}x{row['height']}" if row["width"] else ""
         row["duration"] = f"{row['duration_s']:.2f}s" if row["duration_s"] else ""
         row["fps"] = f"{row['fps']:.3f}" if row["fps"] else ""
-        row["note"] = row["error"] if row["status"] == "rejected" else row["title"]
+        if row["status"] == "rejected":
+            row["note"] = row["error"]
+        else:  # display size above; how it differs from the coded picture here
+            row["note"] = "; ".join([t for t in (row["title"],) if t] + display_notes(row))
     click.echo(format_table(rows, ["id", "status", "duration", "fps", "frame_count", "size",
                                    "codec", "path", "note"]))
     ok = sum(r["status"] == "ok" for r in rows)

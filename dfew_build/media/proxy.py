@@ -39,7 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from dfew_build.errors import DfewError
+from dfew_build.errors import DfewError, ProxyError
 from dfew_build.media.ffmpeg import display_filters, ffmpeg_exe
 
 PROXIES_SUBDIR = "proxies"
@@ -52,11 +52,6 @@ TAG_PREFIX = "dfew-build proxy of "
 FRAME_TOLERANCE = 1  # frames the proxy may differ from the movie's count
 FIRST_FRAME_TOLERANCE_S = 1e-3
 _PART = re.compile(r"^\.(\d+)\.(\d+)\.part$")
-
-
-class ProxyError(DfewError):
-    """A proxy cannot be made as asked (unknown movie, no FFmpeg); per-movie failures are
-    reported in ProxyReport.failed instead."""
 
 
 # ---------------------------------------------------------------------------------------------
