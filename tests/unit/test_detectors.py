@@ -144,7 +144,7 @@ def test_factory_names_and_options():
         create_detector("mtcnn", input_size=640)
     assert str(info.value) == (
         "detector 'mtcnn' has no option input_size; its options are device, threads, "
-        "min_face_size, thresholds, score_threshold, scale_factor, weights_dir")
+        "min_face_size, thresholds, score_threshold, scale_factor, detect_size, weights_dir")
     with pytest.raises(DetectorError) as info:
         create_detector("mtcnn", device="tpu")
     assert str(info.value) == "unknown device 'tpu'; choose one of cpu, cuda, auto"
@@ -213,3 +213,23 @@ def test_detection_fps_measures_a_positive_rate(detector, sample_media):
     assert detection_fps(detector, frames, batch_size=2) > 0
     with pytest.raises(DetectorError, match="^detection_fps needs at least one frame$"):
         detection_fps(detector, [])
+
+
+def test_detect_size_searches_a_shrunk_frame_but_keeps_full_resolution_landmarks(sample_media):
+    """P/R-Net on a frame shrunk to detect_size, O-Net on full-resolution crops: the same
+    faces, boxes and landmarks in full-frame pixels (issue 18)."""
+    from dfew_build.media.decode import VideoReader
+
+    frames = [cv2.resize(f.image, (1920, 1080), interpolation=cv2.INTER_CUBIC)
+              for f in VideoReader(sample_media / "WolfgangLanger_Pexels.mp4").frames(
+                  sample_fps=2, end_s=4)]
+    full = create_detector("mtcnn", min_face_size=40).detect(frames)
+    fast = create_detector("mtcnn", min_face_size=40, detect_size=640)
+    assert fast._shrink(1080, 1920) == pytest.approx(1 / 3)
+    assert fast._shrink(360, 640) == 1.0
+    shrunk = fast.detect(frames)
+    assert [len(f.boxes) for f in shrunk] == [len(f.boxes) for f in full] == [1] * len(frames)
+    for a, b in zip(full, shrunk):
+        side = a.boxes[0, 2] - a.boxes[0, 0]
+        assert np.abs(a.boxes[0] - b.boxes[0]).max() < 0.1 * side
+        assert np.abs(a.landmarks[0] - b.landmarks[0]).max() < 0.05 * side

@@ -88,8 +88,15 @@ def _regress(boxes: np.ndarray, reg: np.ndarray, inclusive: bool = True) -> np.n
 class MtcnnDetector:
     """Batched MTCNN on onnxruntime. ``detect`` takes a list of BGR frames of any sizes.
 
-    min_face_size: smallest face searched, in pixels (>= 1), or as a fraction of each
-        frame's shorter side (< 1); smaller values add pyramid levels and cost time.
+    min_face_size: smallest face searched, in pixels of the frames given (>= 1), or as a
+        fraction of each frame's shorter side (< 1); smaller values add pyramid levels
+        and cost time.
+    detect_size: the long side, in pixels, of the frame P-Net and R-Net search (the
+        costly stages); larger frames are shrunk, never below what `min_face_size` needs
+        (P-Net's 12 px cell must still cover the smallest face). O-Net, which scores the
+        survivors and places the five landmarks, crops them from the full-resolution
+        frame, so landmarks and alignment keep full precision. None: search at full
+        resolution (the reference cascade).
     thresholds: P/R/O-Net face probabilities a candidate must pass.
     score_threshold: the final O-Net probability a face must reach to be reported.
     """
@@ -97,6 +104,7 @@ class MtcnnDetector:
     def __init__(self, *, device: str = "cpu", threads: int | None = None,
                  min_face_size: float = 20, thresholds=(0.6, 0.7, 0.7),
                  score_threshold: float = 0.9, scale_factor: float = 0.709,
+                 detect_size: int | None = None,
                  weights_dir: str | Path | None = None):
         check_device(device)
         threads = check_threads(threads)
@@ -118,6 +126,10 @@ class MtcnnDetector:
         self.thresholds = thresholds
         self.score_threshold = float(score_threshold)
         self.scale_factor = float(scale_factor)
+        if detect_size is not None:
+            detect_size = int(check_number("detect_size", detect_size, PNET_CELL,
+                                           float("inf"), high_open=True))
+        self.detect_size = detect_size
         folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
         self._pnet, self._rnet, self._onet = (
             create_session(folder / name, device, threads) for name in NET_FILES)
@@ -125,7 +137,8 @@ class MtcnnDetector:
 
     def __repr__(self) -> str:
         return (f"MtcnnDetector(device={self.device!r}, min_face_size={self.min_face_size}, "
-                f"thresholds={self.thresholds}, score_threshold={self.score_threshold})")
+                f"detect_size={self.detect_size}, thresholds={self.thresholds}, "
+                f"score_threshold={self.score_threshold})")
 
     # -- the cascade --------------------------------------------------------------------
 
@@ -133,14 +146,39 @@ class MtcnnDetector:
         frames = [as_bgr(frame, i) for i, frame in enumerate(frames)]
         if not frames:
             return []
-        idx, boxes = self._propose(frames)
-        idx, boxes = self._refine(frames, idx, boxes)
+        shrink = np.array([self._shrink(*f.shape[:2]) for f in frames])
+        if (shrink == 1).all():
+            searched = frames
+        else:
+            searched = [f if k == 1 else cv2.resize(f, None, fx=k, fy=k,
+                                                    interpolation=cv2.INTER_AREA)
+                        for f, k in zip(frames, shrink)]
+        idx, boxes = self._propose(searched, shrink)
+        idx, boxes = self._refine(searched, idx, boxes)
+        if len(boxes) and not (shrink == 1).all():
+            # 1-based inclusive boxes: continuous edges are (x1 - 1) and x2.
+            k = shrink[idx][:, None]
+            boxes[:, 0:2] = (boxes[:, 0:2] - 1) / k + 1
+            boxes[:, 2:4] = boxes[:, 2:4] / k
         return self._output(frames, idx, boxes)
 
-    def _scales(self, height: int, width: int) -> list[float]:
-        min_face = self.min_face_size
-        if min_face < 1:
-            min_face = min_face * min(height, width)
+    def _min_face_px(self, height: int, width: int) -> float:
+        if self.min_face_size < 1:
+            return self.min_face_size * min(height, width)
+        return self.min_face_size
+
+    def _shrink(self, height: int, width: int) -> float:
+        """Factor the searched frame is scaled by (<= 1): to detect_size, but no further
+        than puts the smallest face at P-Net's cell size."""
+        if self.detect_size is None or max(height, width) <= self.detect_size:
+            return 1.0
+        floor = PNET_CELL / max(self._min_face_px(height, width), 1e-6)
+        return float(min(1.0, max(self.detect_size / max(height, width), floor)))
+
+    def _scales(self, height: int, width: int, shrink: float = 1.0) -> list[float]:
+        """P-Net pyramid scales of a searched frame (height, width) shrunk by `shrink`
+        from the original, whose smallest face is min_face_size."""
+        min_face = self._min_face_px(round(height / shrink), round(width / shrink)) * shrink
         m = PNET_CELL / max(min_face, 1e-6)
         side = min(height, width) * m
         scales = []
@@ -149,17 +187,18 @@ class MtcnnDetector:
             side *= self.scale_factor
         return scales
 
-    def _propose(self, frames: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _propose(self, frames: list[np.ndarray],
+                 shrink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """P-Net over each frame's image pyramid -> square candidate boxes per frame.
 
         Frames of one size share their pyramid scales, so each scale is one batched run.
         """
-        by_shape: dict[tuple[int, int], list[int]] = {}
+        by_shape: dict[tuple[int, int, float], list[int]] = {}
         for i, frame in enumerate(frames):
-            by_shape.setdefault(frame.shape[:2], []).append(i)
+            by_shape.setdefault((*frame.shape[:2], float(shrink[i])), []).append(i)
         found_idx, found = [], []
-        for (height, width), members in by_shape.items():
-            scales = self._scales(height, width)
+        for (height, width, factor), members in by_shape.items():
+            scales = self._scales(height, width, factor)
             if not scales:
                 continue
             hs, ws = int(np.ceil(height * scales[0])), int(np.ceil(width * scales[0]))
