@@ -1,9 +1,11 @@
 """Votes in and out as `clip_id,annotator,emotion` CSV files (DESIGN.md §5).
 
-Import is built for DFEW-scale files and beyond (10M rows): the CSV is streamed once
-through Python's csv module (exact line numbers, malformed rows reported, not fatal),
-each distinct raw value is parsed once, duplicates and conflicts are found with one
-numpy sort, and the database sees a few bulk Core inserts, never one ORM object per row.
+Import is built for DFEW-scale files and beyond (10M rows) and for a campaign that is
+running: the CSV is streamed once through Python's csv module (exact line numbers,
+malformed rows reported, not fatal), each distinct raw value is parsed once, duplicates and
+conflicts within the file are found with one numpy sort, and the rows are then written in
+short transactions of a few hundred rows, each committed on its own, so the write lock is
+held for milliseconds and the annotation server's votes keep flowing meanwhile.
 
 Rules:
 - a row whose clip, annotator or emotion is unknown, or that is malformed, is reported
@@ -12,11 +14,16 @@ Rules:
   reported as duplicates; the same (clip, annotator) with different emotions in one file
   is a conflict: none of those rows is stored;
 - a vote already stored with the same emotion is left alone (re-importing a file is a
-  no-op); with a different emotion it is reported and kept, unless `update=True`;
+  no-op); with a different emotion it is reported and kept, unless `update=True`. A vote
+  cast on the web while the import runs is a stored vote like any other: each row is
+  judged against the database as it is when its batch is written, conflicts are found row
+  by row (INSERT ... ON CONFLICT DO NOTHING RETURNING), never as an error for the batch;
 - a vote needs an assignment (a composite foreign key); pairs without one get an
   assignment with source `imported`.
-Everything is written in the caller's transaction: an interrupted import stores nothing
-and can simply be run again.
+Batches that find the database locked by another writer are tried again, for a bounded
+time; a batch that the database refuses as a whole is redone row by row. A stopped or
+interrupted import keeps the batches it committed, and running it again does only the
+rest (what is stored counts as "already stored").
 """
 
 from __future__ import annotations
@@ -25,25 +32,29 @@ import csv
 import os
 import shlex
 import tempfile
+import time
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import TextIO
 
 import numpy as np
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from dfew_build.db.models import Assignment, Clip, Person, Vote, utcnow
 from dfew_build.emotions import BY_CODE, NAMES, parse_emotion
 from dfew_build.errors import VoteError
-from dfew_build.labels.matrix import fetch_array
 from dfew_build.people import normalize_name
 
 COLUMNS = ("clip_id", "annotator", "emotion")
-INSERT_BATCH = 20_000
-# Stored votes are looked up in clip-id ranges of this many ids (bounded memory per query).
-LOOKUP_SPAN = 2_000_000
+# Rows written per transaction. Each holds the write lock for a few milliseconds, so the
+# annotation server's votes wait no longer than that during an import.
+TRANSACTION_ROWS = 500
+# How long one batch may wait, in all, for a lock held by another writer before the import
+# stops (what it stored stays stored).
+LOCK_WAIT_S = 60.0
 
 
 @dataclass
@@ -75,6 +86,15 @@ class VoteImportReport:
         return {"path": self.path, "update": self.update, "summary": self.summary(),
                 "problems": [{"line": line, "message": message}
                              for line, message in sorted(self.problems)]}
+
+
+class VoteImportInterrupted(VoteError):
+    """The import stopped part-way because the database stayed locked. `report` holds what
+    was stored before: it stays stored, and importing the file again does only the rest."""
+
+    def __init__(self, message: str, report: VoteImportReport):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -263,156 +283,342 @@ def _drop_in_file_repeats(parsed: _Parsed, key: np.ndarray, lookups: _Lookups,
     return np.sort(order[starts & ~in_conflict])
 
 
-def _stored(session: Session, table, columns, clips: np.ndarray, annotators: np.ndarray,
-            key_base: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted keys (clip * key_base + annotator) of stored rows touching the file's clips and
-    annotators, and the values of `columns[2]` if given (aligned with the keys)."""
-    people = sorted(set(annotators.tolist()))
-    keys, values = [], []
-    lo, hi = int(clips.min()), int(clips.max())
-    for start in range(lo, hi + 1, LOOKUP_SPAN):
-        query = select(*columns).where(and_(columns[0] >= start,
-                                            columns[0] < start + LOOKUP_SPAN,
-                                            columns[1].in_(people)))
-        rows = fetch_array(session, query, len(columns))
-        if len(rows):
-            keys.append(rows[:, 0] * key_base + rows[:, 1])
-            if len(columns) > 2:
-                values.append(rows[:, 2])
-    if not keys:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    key = np.concatenate(keys)
-    value = np.concatenate(values) if values else np.zeros(len(key), np.int64)
-    order = np.argsort(key)
-    return key[order], value[order]
+@dataclass
+class _Batch:
+    """What one transaction stored; added to the report only once it is committed."""
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    assignments_created: int = 0
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def add_to(self, report: VoteImportReport) -> None:
+        report.imported += self.imported
+        report.updated += self.updated
+        report.unchanged += self.unchanged
+        report.assignments_created += self.assignments_created
+        report.problems.extend(self.problems)
 
 
-def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(found mask, position in sorted_keys) for each key."""
-    if not len(sorted_keys):
-        return np.zeros(len(keys), bool), np.zeros(len(keys), np.int64)
-    pos = np.searchsorted(sorted_keys, keys)
-    pos_clipped = np.minimum(pos, len(sorted_keys) - 1)
-    return sorted_keys[pos_clipped] == keys, pos_clipped
+class _LockedOut(Exception):
+    """A batch could not get the database's write lock within the allowed wait."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(str(cause))
+        self.cause = cause
 
 
-def _insert_batches(session: Session, table, columns: tuple[str, ...], rows: Iterable[tuple],
-                    constants: dict, progress: bool, total: int, desc: str) -> None:
-    """Bulk INSERT through the DBAPI cursor's executemany, in batches.
+def _dialect_insert(session: Session):
+    name = session.get_bind().dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:  # pragma: no cover - dfew-build supports these two databases
+        raise VoteError(f"votes need SQLite or PostgreSQL, not {name}")
+    return dialect_insert
+
+
+def _votes_of_pairs(connection, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """{(clip, annotator): emotion} of the stored votes among `pairs`: one query on the clip
+    index (a batch holds a few dozen clips, each with about n votes)."""
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    rows = connection.execute(select(Vote.clip_id, Vote.annotator_id, Vote.emotion)
+                              .where(Vote.clip_id.in_(sorted({c for c, _ in pairs}))))
+    return {(c, a): e for c, a, e in rows if (c, a) in wanted}
+
+
+class _Raced(Exception):
+    """Fewer votes were inserted than the batch's read promised: another program stored some
+    of them in between (PostgreSQL's read committed, or a lock-free read). The batch is
+    rolled back and written again with RETURNING, which says row by row which are ours."""
+
+
+class _BulkInsert:
+    """INSERT ... ON CONFLICT (clip_id, annotator_id) DO NOTHING through the DBAPI cursor's
+    executemany; returns how many rows were inserted.
 
     SQLAlchemy's per-row parameter processing (a datetime conversion per row and column)
-    costs more than SQLite's own insert at this scale, so the statement is compiled once,
-    the constant columns (timestamps, source) are converted once with the column types'
-    bind processors, and plain tuples go to the driver. Same transaction as the session.
+    costs more than the database's own insert at this scale, so the statement is compiled
+    once, the constant columns (timestamps, source) are converted once with the column
+    types' bind processors, and plain tuples go to the driver.
     """
-    connection = session.connection()
-    dialect = connection.dialect
-    names = (*columns, *constants)
-    compiled = insert(table).compile(dialect=dialect, column_keys=list(names))
-    fixed = {}
-    for name, value in constants.items():
-        processor = table.c[name].type._cached_bind_processor(dialect)
-        fixed[name] = processor(value) if processor else value
-    order = list(compiled.positiontup) if compiled.positional else None
-    if order is not None and sorted(order) != sorted(names):
-        raise RuntimeError(f"unexpected insert parameters {order} for {names}")
-    sql = str(compiled)
-    cursor = connection.connection.cursor()
-    bar = None
-    if progress and total:
-        from tqdm import tqdm
 
-        bar = tqdm(total=total, desc=desc, unit=" rows", mininterval=0.5)
+    def __init__(self, session: Session, table, columns: tuple[str, ...], constants: dict):
+        dialect = session.get_bind().dialect
+        names = (*columns, *constants)
+        statement = _dialect_insert(session)(table).on_conflict_do_nothing(
+            index_elements=["clip_id", "annotator_id"])
+        compiled = statement.compile(dialect=dialect, column_keys=list(names))
+        fixed = {}
+        for name, value in constants.items():
+            processor = table.c[name].type._cached_bind_processor(dialect)
+            fixed[name] = processor(value) if processor else value
+        self.sql = str(compiled)
+        self.dbapi_error = dialect.loaded_dbapi.Error
+        self.columns, self.fixed = columns, fixed
+        order = list(compiled.positiontup) if compiled.positional else None
+        if order is not None and sorted(order) != sorted(names):
+            raise RuntimeError(f"unexpected insert parameters {order} for {names}")
+        self.slots = ([(columns.index(n) if n in columns else None, n) for n in order]
+                      if order is not None else None)
+        # The usual case: the row's columns first, then the constants.
+        self.tail = (tuple(fixed[n] for n in order[len(columns):])
+                     if order is not None and tuple(order[:len(columns)]) == columns else None)
 
-    def flush(batch: list[tuple]) -> None:
-        if order is not None:
-            slots = [columns.index(n) if n in columns else None for n in order]
-            params = [tuple(row[i] if i is not None else fixed[n]
-                            for i, n in zip(slots, order)) for row in batch]
+    def run(self, session: Session, rows: list[tuple]) -> int:
+        if not rows:
+            return 0
+        if self.tail is not None:
+            tail = self.tail
+            params = [row + tail for row in rows]
+        elif self.slots is not None:
+            fixed, slots = self.fixed, self.slots
+            params = [tuple(row[i] if i is not None else fixed[n] for i, n in slots)
+                      for row in rows]
         else:
-            params = [{**dict(zip(columns, row)), **fixed} for row in batch]
-        cursor.executemany(sql, params)
-        if bar:
-            bar.update(len(batch))
+            params = [{**dict(zip(self.columns, row)), **self.fixed} for row in rows]
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.executemany(self.sql, params)
+            return cursor.rowcount
+        except self.dbapi_error as exc:  # as SQLAlchemy's own execute would raise it
+            raise DBAPIError.instance(self.sql, None, exc, self.dbapi_error) from exc
+        finally:
+            cursor.close()
 
+
+class _Writer:
+    """Writes the file's rows batch by batch; each batch is a transaction of its own."""
+
+    def __init__(self, session: Session, names: dict[int, str], update_existing: bool):
+        self.session = session
+        self.names = names
+        self.update_existing = update_existing
+        self.dialect = session.get_bind().dialect.name
+        self.rows_written = 0  # rows of committed batches (stored, unchanged or reported)
+        self.held_s = 0.0      # time spent in write transactions
+        now = utcnow()
+        self.assignments = _BulkInsert(session, Assignment.__table__, ("clip_id", "annotator_id"),
+                                       {"source": "imported", "assigned_at": now})
+        self.votes = _BulkInsert(session, Vote.__table__, ("clip_id", "annotator_id", "emotion"),
+                                 {"created_at": now, "updated_at": now})
+        table = Vote.__table__
+        self.votes_returning = (
+            _dialect_insert(session)(table).values(created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["clip_id", "annotator_id"])
+            .returning(table.c.clip_id, table.c.annotator_id))
+        self.update_votes = (update(table)
+                             .where(table.c.clip_id == bindparam("c"),
+                                    table.c.annotator_id == bindparam("a"))
+                             .values(emotion=bindparam("e"), updated_at=now))
+
+    def write(self, rows: list[tuple[int, int, int, int]], *, returning: bool = False) -> _Batch:
+        """rows: (line, clip, annotator, emotion), no (clip, annotator) twice.
+
+        Every row is judged against the database as it is inside this transaction: a vote
+        the web form stored a moment ago counts as stored, exactly like one from last week.
+        The assignments go first: on SQLite that statement takes the write lock, so the
+        read of the stored votes that follows cannot be overtaken by another writer.
+        Raises _Raced when it was overtaken all the same (PostgreSQL); `returning=True`
+        (after a rollback) then finds out row by row.
+        """
+        batch = _Batch()
+        connection = self.session.connection()
+        # A vote needs its assignment; ON CONFLICT DO NOTHING leaves existing ones alone,
+        # and a pair that has a vote has its assignment already.
+        batch.assignments_created = self.assignments.run(
+            self.session, sorted({(c, a) for _, c, a, _ in rows}))
+        stored = _votes_of_pairs(connection, [(c, a) for _, c, a, _ in rows])
+        new = [(c, a, e) for _, c, a, e in rows if (c, a) not in stored]
+        inserted: set[tuple[int, int]] = set()
+        if new and not returning:
+            if self.votes.run(self.session, new) != len(new):
+                raise _Raced()
+            inserted = {(c, a) for c, a, _ in new}
+        elif new:
+            inserted = {(c, a) for c, a in connection.execute(
+                self.votes_returning,
+                [{"clip_id": c, "annotator_id": a, "emotion": e} for c, a, e in new])}
+            raced = [(c, a) for c, a, _ in new if (c, a) not in inserted]
+            if raced:  # voted by someone else between the read above and the insert
+                stored.update(_votes_of_pairs(connection, raced))
+        batch.imported = len(inserted)
+        changed = []
+        for line, clip, person, emotion in rows:
+            if (clip, person) in inserted:
+                continue
+            before = stored.get((clip, person))
+            if before is None:  # pragma: no cover - stored, then deleted, within milliseconds
+                batch.problems.append((line, f"clip {clip} by {self.names[person]}: not stored "
+                                             "(its vote changed while it was written); "
+                                             "import again"))
+            elif before == emotion:
+                batch.unchanged += 1
+            elif self.update_existing:
+                changed.append({"c": clip, "a": person, "e": emotion})
+            else:
+                batch.problems.append((
+                    line, f"clip {clip} by {self.names[person]} already has the stored vote "
+                          f"{_name(before)}, the file says {_name(emotion)}; not changed "
+                          "(import with --update to replace stored votes)"))
+        if changed:
+            connection.execute(self.update_votes, changed)
+            batch.updated = len(changed)
+        return batch
+
+    def limit_lock_wait(self, seconds: float) -> None:
+        """Wait at most `seconds` for another writer's lock in the next statements."""
+        ms = max(1, int(seconds * 1000))
+        if self.dialect == "sqlite":
+            self.session.execute(text(f"PRAGMA busy_timeout = {ms}"))
+        else:
+            self.session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
+
+    def restore_lock_wait(self) -> None:
+        if self.dialect == "sqlite":
+            from dfew_build.db.session import SQLITE_BUSY_TIMEOUT_MS
+
+            try:  # the connection goes back to the pool with the engine's usual wait
+                self.session.execute(text(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"))
+            except DBAPIError:  # pragma: no cover - only after the connection broke
+                pass
+
+
+def _is_lock_error(exc: DBAPIError) -> bool:
+    """Another writer holds a lock we need: SQLite busy/locked, PostgreSQL lock timeout,
+    deadlock or serialisation failure. Worth waiting and trying the batch again."""
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY (incl. BUSY_SNAPSHOT), SQLITE_LOCKED
+    if getattr(orig, "sqlstate", None) in ("55P03", "40P01", "40001"):
+        return True
+    message = str(orig).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+def _commit_batch(writer: _Writer, rows: list[tuple[int, int, int, int]],
+                  lock_wait_s: float, report: VoteImportReport) -> None:
+    """writer.write(rows) in a transaction of its own, committed and added to the report;
+    tried again (the same rows, from scratch) while another writer holds a lock it needs,
+    for at most lock_wait_s in all, then _LockedOut."""
+    session = writer.session
+    deadline = time.monotonic() + lock_wait_s
+    pause = 0.01
+    returning = False
+    while True:
+        try:
+            writer.limit_lock_wait(max(deadline - time.monotonic(), 0.001))
+            began = time.perf_counter()
+            batch = writer.write(rows, returning=returning)
+            session.commit()
+            writer.held_s += time.perf_counter() - began
+            break
+        except _Raced:
+            session.rollback()
+            returning = True
+        except DBAPIError as exc:
+            session.rollback()
+            if not isinstance(exc, OperationalError) or not _is_lock_error(exc):
+                raise
+            if time.monotonic() + pause >= deadline:
+                raise _LockedOut(exc.orig) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+    batch.add_to(report)
+    writer.rows_written += len(rows)
+
+
+def _commit_rows(writer: _Writer, rows: list[tuple[int, int, int, int]],
+                 lock_wait_s: float, report: VoteImportReport) -> None:
+    """_commit_batch; when the database refuses the batch (a clip or assignment removed by
+    another program meanwhile), each row is tried alone and the refused ones are reported."""
     try:
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == INSERT_BATCH:
-                flush(batch)
-                batch = []
-        if batch:
-            flush(batch)
-    finally:
-        cursor.close()
-        if bar:
-            bar.close()
+        return _commit_batch(writer, rows, lock_wait_s, report)
+    except IntegrityError:
+        writer.session.rollback()
+    for row in rows:
+        try:
+            _commit_batch(writer, [row], lock_wait_s, report)
+        except IntegrityError as exc:
+            writer.session.rollback()
+            line, clip, person, _ = row
+            reason = str(exc.orig).splitlines()[0]
+            report.problems.append((line, f"clip {clip} by {writer.names[person]}: the "
+                                          f"database refused the vote ({reason}); check the "
+                                          "clip and the annotator, then import again"))
+            writer.rows_written += 1
 
 
 def import_votes(session: Session, path: str | os.PathLike, *, update_existing: bool = False,
-                 progress: bool = False) -> VoteImportReport:
+                 progress: bool = False, transaction_rows: int | None = None,
+                 lock_wait_s: float = LOCK_WAIT_S) -> VoteImportReport:
     """Import a `clip_id,annotator,emotion` CSV (emotion as code 1..7 or name).
 
-    Raises VoteError only when the file as a whole cannot be used (missing, empty, no such
-    column, not UTF-8); row problems are collected in the report and the rest is stored.
+    The rows are written `transaction_rows` (default TRANSACTION_ROWS) at a time, each
+    batch in a transaction of its own that `session` commits (anything the session held
+    before is committed with the first). A batch that finds the database locked by another
+    writer is tried again for up to `lock_wait_s` seconds in all.
+
+    Raises VoteError when the file as a whole cannot be used (missing, empty, no such
+    column, not UTF-8): nothing is stored then. Raises VoteImportInterrupted (a VoteError,
+    with the report of what was stored) when the database stayed locked: the batches
+    committed before stay stored and a new import of the file does only the rest. Row
+    problems are collected in the report and the other rows are stored.
     """
+    transaction_rows = TRANSACTION_ROWS if transaction_rows is None else transaction_rows
+    if transaction_rows < 1:
+        raise VoteError(f"transaction_rows must be at least 1, not {transaction_rows}")
     path = Path(path)
     report = VoteImportReport(path=str(path), update=update_existing)
     lookups = _Lookups(session)
     parsed = _parse_rows(path, lookups, report, progress)
+    session.commit()  # end the read transaction before the writes begin
     if not len(parsed.lines):
         return report
 
     key_base = max(lookups.names) + 1
     key = parsed.clips * key_base + parsed.annotators
     keep = _drop_in_file_repeats(parsed, key, lookups, report)
-    key, clips, people, emotions, lines = (key[keep], parsed.clips[keep], parsed.annotators[keep],
-                                           parsed.emotions[keep], parsed.lines[keep])
+    # Written in (clip, annotator) order: a batch touches a short range of clip ids.
+    keep = keep[np.argsort(key[keep], kind="stable")]
+    rows = list(zip(parsed.lines[keep].tolist(), parsed.clips[keep].tolist(),
+                    parsed.annotators[keep].tolist(), parsed.emotions[keep].tolist()))
 
-    vote_keys, vote_emotions = _stored(session, Vote, (Vote.clip_id, Vote.annotator_id,
-                                                       Vote.emotion), clips, people, key_base)
-    stored, pos = _find(vote_keys, key)
-    stored_emotion = vote_emotions[pos] if len(vote_emotions) else np.zeros_like(emotions)
-    same = stored & (stored_emotion == emotions)
-    changed = stored & ~same
-    report.unchanged = int(same.sum())
-    now = utcnow()
-    if update_existing:
-        rows = [{"c": int(c), "a": int(a), "e": int(e)}
-                for c, a, e in zip(clips[changed], people[changed], emotions[changed])]
-        statement = (update(Vote.__table__)
-                     .where(Vote.__table__.c.clip_id == bindparam("c"),
-                            Vote.__table__.c.annotator_id == bindparam("a"))
-                     .values(emotion=bindparam("e"), updated_at=now))
-        connection = session.connection()
-        for start in range(0, len(rows), INSERT_BATCH):
-            connection.execute(statement, rows[start:start + INSERT_BATCH])
-        report.updated = len(rows)
-    else:
-        for i in np.flatnonzero(changed):
-            report.problems.append((
-                int(lines[i]),
-                f"clip {clips[i]} by {lookups.names[int(people[i])]} already has the stored "
-                f"vote {_name(stored_emotion[i])}, the file says {_name(emotions[i])}; not "
-                "changed (import with --update to replace stored votes)"))
+    writer = _Writer(session, lookups.names, update_existing)
+    bar = None
+    if progress:
+        from tqdm import tqdm
 
-    new = ~stored
-    assignment_keys, _ = _stored(session, Assignment, (Assignment.clip_id,
-                                                       Assignment.annotator_id),
-                                 clips, people, key_base)
-    assigned, _ = _find(assignment_keys, key)
-    needs = new & ~assigned
-    report.assignments_created = int(needs.sum())
-    _insert_batches(session, Assignment.__table__, ("clip_id", "annotator_id"),
-                    zip(clips[needs].tolist(), people[needs].tolist()),
-                    {"source": "imported", "assigned_at": now},
-                    progress, report.assignments_created, "assignments")
-    report.imported = int(new.sum())
-    _insert_batches(session, Vote.__table__, ("clip_id", "annotator_id", "emotion"),
-                    zip(clips[new].tolist(), people[new].tolist(), emotions[new].tolist()),
-                    {"created_at": now, "updated_at": now},
-                    progress, report.imported, "votes")
+        bar = tqdm(total=len(rows), desc="storing votes", unit=" rows", mininterval=0.5)
+    try:
+        for start in range(0, len(rows), transaction_rows):
+            chunk = rows[start:start + transaction_rows]
+            held = writer.held_s
+            _commit_rows(writer, chunk, lock_wait_s, report)
+            if bar:
+                bar.update(len(chunk))
+            if writer.dialect == "sqlite" and start + transaction_rows < len(rows):
+                # SQLite's waiting writers poll (after 1, 2, 5 ... 100 ms); batches back to
+                # back would leave them almost no moment to get in. An equal pause keeps
+                # the lock free half the time, so a web vote gets in within a poll or two.
+                time.sleep(writer.held_s - held)
+    except _LockedOut as exc:
+        left = len(rows) - writer.rows_written
+        raise VoteImportInterrupted(
+            f"the database stayed locked by another program for {lock_wait_s:g} s "
+            f"({exc.cause}); the import stopped with {left} of the file's {len(rows)} rows "
+            f"to store not yet written. What it wrote stays stored ({report.usable} "
+            "vote(s) in the database now): run the same import again to write the rest "
+            "(stored votes are skipped), with --wait SECONDS to wait longer",
+            report) from None
+    finally:
+        if bar:
+            bar.close()
+        writer.restore_lock_wait()
     return report
 
 

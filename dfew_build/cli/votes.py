@@ -23,8 +23,12 @@ def votes() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every problem "
                                                       "as JSON.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any row had a problem.")
+@click.option("--wait", "wait_s", type=click.FloatRange(min=0), metavar="SECONDS",
+              default=60.0, show_default=True,
+              help="How long a batch may wait for a database locked by another program "
+                   "before the import stops (what it stored stays stored).")
 @pass_state
-def import_cmd(state, csv_path, update_existing, as_json, strict) -> None:
+def import_cmd(state, csv_path, update_existing, as_json, strict, wait_s) -> None:
     """Store the votes in CSV (header `clip_id,annotator,emotion`).
 
     The emotion is a code 1..7 (DFEW order: happy, sad, neutral, angry, surprise, disgust,
@@ -33,20 +37,31 @@ def import_cmd(state, csv_path, update_existing, as_json, strict) -> None:
     stored. Votes for clips without an assignment create one (source `imported`).
     Importing the same file again changes nothing.
 
+    Safe while `dfew-build serve` takes votes: rows are written a few hundred per
+    transaction, so web votes wait milliseconds; a vote cast on the web before its row is
+    written counts as stored (kept, and the row reported, when the emotions differ;
+    replaced with --update). An import stopped by a locked database keeps what it wrote;
+    running it again does the rest.
+
     \b
     Exit status: 0 when the file was read and some of its rows are stored now (new or
     already there; rows with problems are reported and skipped); 1 when the file cannot
-    be used, when it has data rows but none is stored, or with --strict on any problem.
+    be used, when it has data rows but none is stored, when the import stopped part-way,
+    or with --strict on any problem.
     """
-    from dfew_build.annotation.votes import import_votes
+    from dfew_build.annotation.votes import VoteImportInterrupted, import_votes
 
     workspace = state.workspace()
+    stopped = None
     with workspace.session() as session:
-        report = import_votes(session, csv_path, update_existing=update_existing,
-                              progress=show_progress())
+        try:
+            report = import_votes(session, csv_path, update_existing=update_existing,
+                                  progress=show_progress(), lock_wait_s=wait_s)
+        except VoteImportInterrupted as exc:
+            report, stopped = exc.report, str(exc)
     summary = report.summary()
     if as_json:
-        echo_json(report.as_dict())
+        echo_json({**report.as_dict(), **({"stopped": stopped} if stopped else {})})
     else:
         lines = report.problem_lines()
         for line in lines[:MAX_PRINTED_PROBLEMS]:
@@ -58,6 +73,8 @@ def import_cmd(state, csv_path, update_existing, as_json, strict) -> None:
         click.echo(f"{summary['rows']} rows: imported {summary['imported']}{updated}, "
                    f"already stored {summary['unchanged']}, problems {summary['problems']}; "
                    f"{summary['assignments_created']} assignment(s) created")
+    if stopped:
+        raise click.ClickException(stopped)
     if report.rows and not report.usable:
         raise click.ClickException(f"no vote could be stored from {csv_path}: every one of "
                                    f"its {report.rows} rows has a problem (see above)")
