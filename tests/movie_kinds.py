@@ -131,3 +131,14 @@ def wide_shot_small_face(folder: Path, sample_media: Path) -> Path:
            "[1:v]scale=84:-2[s];[0:v][s]overlay=900:500:shortest=1",
            "-c:v", "libx264", "-crf", "12", "-pix_fmt", "yuv420p", path)
     return path
+
+
+def rotated_interlaced(folder: Path, sample_media: Path, rotation: int = 90) -> Path:
+    """The panning face stored sideways and woven into fields of the *coded* rows, with a
+    display rotation flag (an interlaced camcorder held on its side), MPEG-2 in MP4."""
+    progressive = panning_face(folder, sample_media, interlaced=False)
+    path = folder / f"pan_interlaced_rot{rotation}.mp4"
+    ffmpeg("-i", progressive, "-vf", f"{_UNDO[rotation]},interlace=scan=tff",
+           "-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-b:v", "8M", folder / "coded.mp4")
+    ffmpeg("-display_rotation", str(rotation), "-i", folder / "coded.mp4", "-c", "copy", path)
+    return path

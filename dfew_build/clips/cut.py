@@ -83,6 +83,7 @@ class CutJob:
     sar: str | None = None
     interlaced: bool | None = None
     field_order: str | None = None
+    rotation: int | None = None
 
     def where(self) -> str:
         return f"{format_time(self.start_s)}-{format_time(self.end_s)} of movie {self.movie_id}"
@@ -192,7 +193,7 @@ def cut_command(ffmpeg: str, job: CutJob, plan: CutPlan, target: Path, *, prerol
     head, origin = _input_args(job, plan, preroll_s)
     keep_from = origin - plan.half_frame_s
     video = [EVEN_CROP, *display_filters(interlaced=job.interlaced, sar=job.sar,
-                                         field_order=job.field_order)]
+                                         field_order=job.field_order, rotation=job.rotation)]
     length = plan.frames / float(plan.rate) if plan.constant else plan.end_s - plan.start_s
     if skip_frames is not None:
         head.append("-noaccurate_seek")  # every decoded frame counts, none dropped by time
@@ -454,7 +455,7 @@ def pending_jobs(session, root: Path) -> tuple[list[CutJob], int]:
         jobs.append(CutJob(clip.id, movie.id, movie.path, clip.start_s, clip.end_s,
                            movie.fps or 25.0, video_delay_s=movie.video_delay_s,
                            sar=movie.sar, interlaced=movie.interlaced,
-                           field_order=movie.field_order))
+                           field_order=movie.field_order, rotation=movie.rotation))
     return jobs, already
 
 

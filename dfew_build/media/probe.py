@@ -424,7 +424,9 @@ def detect_interlacing(path: Path, duration_s: float) -> tuple[bool, str]:
     except Exception:  # noqa: BLE001 - no FFmpeg binary: say progressive, as before
         return False, "progressive"
     start = max(0.0, duration_s / 2 - IDET_FRAMES / 60.0)
-    command = [exe, "-nostdin", "-hide_banner", "-nostats", "-ss", f"{start:.3f}", "-i",
+    # -noautorotate: fields are rows of the coded picture, not of the rotated one.
+    command = [exe, "-nostdin", "-hide_banner", "-nostats", "-noautorotate",
+               "-ss", f"{start:.3f}", "-i",
                str(path), "-map", "0:v:0", "-frames:v", str(IDET_FRAMES), "-vf", "idet",
                "-an", "-f", "null", "-"]
     try:

@@ -413,7 +413,7 @@ def _plan(movie, root: Path, report: ProxyReport, *, again: bool,
         report.already_made.append(movie.id)
         return None
     filters = display_filters(interlaced=movie.interlaced, sar=movie.sar,
-                              field_order=movie.field_order)
+                              field_order=movie.field_order, rotation=movie.rotation)
     delay = movie.video_delay_s
     if delay is None and facts is not None:
         delay = facts.video_delay_s

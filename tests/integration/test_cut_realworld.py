@@ -160,3 +160,29 @@ def test_interlaced_movie_cuts_progressive(cli, tmp_path, sample_media):
           f"progressive cut {combing(reference):.2f}")
     assert combing(woven) > 3 * combing(reference)
     assert combing(cut) < 1.5 * combing(reference) + 0.5
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotated_interlaced_movie_is_deinterlaced_along_its_fields(cli, tmp_path,
+                                                                   sample_media, rotation):
+    """Fields are rows of the coded picture: bwdif must run before the autorotation, or a
+    sideways-stored interlaced movie keeps its combing (as columns of the upright clip)."""
+    movie = kinds.rotated_interlaced(tmp_path, sample_media, rotation)
+    ws = _workspace(cli, tmp_path, movie)
+    row = _movies(cli, ws)[0]
+    assert (row["rotation"], row["interlaced"], row["width"], row["height"]) == (
+        rotation, True, 640, 480)
+    [cut] = _cut(cli, ws, tmp_path, [(1, 0.5, 1.5)])
+    with av.open(str(cut)) as container:
+        frames = [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+    assert frames[0].shape == (480, 640)
+    columns = combing([f.T for f in frames])  # the coded rows are the clip's columns
+    woven = combing([f.T for f in _woven_upright(movie)])
+    print(f"rotated {rotation}: woven {woven:.2f}, cut {columns:.2f}")
+    assert columns < woven / 3
+
+
+def _woven_upright(movie):
+    with av.open(str(movie)) as container:
+        return [np.rot90(f.to_ndarray(format="gray"), f.rotation // 90)
+                for f in container.decode(video=0)][15:45]
