@@ -50,3 +50,12 @@ def test_serve_runs_the_app_and_redacts_login_tokens(tmp_path):
         output, _ = process.communicate(timeout=30)
     assert "GET /login/[redacted] HTTP/1.1\" 303" in output
     assert site.tokens["ann1"] not in output
+    # Where to connect, and that the links (http://127.0.0.1:8000 from dfew.toml) do not.
+    assert (f"Listening on 127.0.0.1, port {port}. People open:\n"
+            f"  http://127.0.0.1:{port}  (this machine only)\n") in output
+    assert (f"warning: the login links that `people add` and `people link` print point at "
+            f"http://127.0.0.1:8000 ([server] host and port in dfew.toml), but the server "
+            f"listens on port {port}, so they will not open. Fix: serve with --port 8000 "
+            f"(the links' port), or set port = {port} under [server] in "
+            f"{tmp_path / 'ws' / 'dfew.toml'} and reissue the links with `dfew-build people "
+            f"link --all`.\n") in output
