@@ -74,6 +74,9 @@ min_face_rate = 0.5         # drop clips whose protagonist is in fewer frames th
 frames = 16                 # frames per clip in the tensor store (DFEW: 16)
 size = 112                  # aligned face size in pixels, a multiple of 112 or 128
 temporal = "tim"            # tim (as DFEW) | linear | uniform
+# The face search, shared by preprocess and clips propose (see docs/faces.md):
+min_face = 40               # smallest face searched, in pixels of the clip/movie
+detect_size = 640           # long side the detector searches at (0: full resolution)
 """
 
 # key path -> expected type, for validation of what users edit by hand.
@@ -100,6 +103,8 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("faces", "frames"): int,
     ("faces", "size"): int,
     ("faces", "temporal"): str,
+    ("faces", "min_face"): (int, float),
+    ("faces", "detect_size"): int,
 }
 
 

@@ -19,20 +19,27 @@ from dfew_build.cli.base import echo_json, format_table, pass_state, show_progre
               help="Frames per clip in the tensor store (default: faces.frames, 16).")
 @click.option("--size", type=int, metavar="PX",
               help="Aligned face size, a multiple of 112 or 128 (default: faces.size, 112).")
-@click.option("--temporal", type=click.Choice(["tim", "linear", "uniform"]),
+@click.option("--temporal", type=click.Choice(["tim", "linear", "uniform", "dfew"]),
               help="Temporal normalisation to T frames (default: faces.temporal, tim).")
 @click.option("--min-face-rate", type=click.FloatRange(0, 1), metavar="RATE",
               help="Drop clips whose protagonist is in fewer than this share of frames "
                    "(default: faces.min_face_rate, 0.5).")
+@click.option("--min-face", type=click.FloatRange(1, None), metavar="PX",
+              help="Smallest face searched, in pixels of the clip (default: faces.min_face, "
+                   "40; clips propose uses the same).")
+@click.option("--detect-size", type=click.IntRange(0, None), metavar="PX",
+              help="Long side the detector searches at; landmarks stay at full resolution "
+                   "(default: faces.detect_size, 640; 0: full resolution).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 256),
-              help="Worker processes on the CPU, each with its own detector and one thread.")
+              help="Worker processes on the CPU, each with its own detector and cores/jobs "
+                   "threads.")
 @click.option("--clips", "clip_ids", metavar="IDS",
               help="Only these clips, e.g. 1,2,5-9 (default: every cut clip).")
 @click.option("--redo", is_flag=True, help="Process the clips again even if done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every clip as JSON.")
 @pass_state
 def preprocess(state, detector, model_dir, device, frames, size, temporal, min_face_rate,
-               jobs, clip_ids, redo, as_json) -> None:
+               min_face, detect_size, jobs, clip_ids, redo, as_json) -> None:
     """Detect, track, align and normalise the faces of every cut clip.
 
     For each clip: every frame is decoded and searched for faces; detections are linked
@@ -51,7 +58,8 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
     ids = parse_clip_ids(clip_ids) if clip_ids else None
     report = run_preprocess(workspace, detector=detector, model_dir=model_dir, device=device,
                             frames=frames, size=size, temporal=temporal,
-                            min_face_rate=min_face_rate, jobs=jobs, clip_ids=ids, redo=redo,
+                            min_face_rate=min_face_rate, min_face=min_face,
+                            detect_size=detect_size, jobs=jobs, clip_ids=ids, redo=redo,
                             progress=show_progress() and not as_json)
     summary = report.summary()
     if as_json:

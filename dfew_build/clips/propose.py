@@ -171,11 +171,22 @@ def propose_movie(session, movie: Movie, rules: ClipRules, detector) -> MoviePro
     return result
 
 
+def proposal_detector(workspace, name: str = "auto", **kwargs):
+    """The face detector for proposals, with the search settings preprocessing uses
+    ([faces] min_face and detect_size), so a face preprocessing would keep is proposed."""
+    from dfew_build.faces.detectors import create_detector
+    from dfew_build.faces.pipeline import faces_options
+
+    options = faces_options(workspace)
+    return create_detector(name, min_face=options.min_face, detect_size=options.detect_size,
+                           **kwargs)
+
+
 def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
                   make_detector: Callable[[], object] | None = None, again: bool = False,
                   progress: bool = False) -> ProposeReport:
     """Propose candidates for the given movies (ids, names or paths; default: every readable
-    movie). detector: any FaceDetector; else make_detector() or create_detector("auto"),
+    movie). detector: any FaceDetector; else make_detector() or proposal_detector(workspace),
     called only when a movie needs it. Each movie is committed on its own; a failing movie
     does not stop the others."""
     from tqdm import tqdm
@@ -199,11 +210,7 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
                     message="already has proposals (use --again to look again)"))
                 continue
             if detector is None:
-                if make_detector is None:
-                    from dfew_build.faces.detectors import create_detector
-
-                    make_detector = create_detector
-                detector = make_detector()
+                detector = (make_detector or (lambda: proposal_detector(workspace)))()
             try:
                 with session.begin_nested():
                     report.movies.append(propose_movie(session, movie, rules, detector))

@@ -10,6 +10,7 @@ clips in flight, and a re-run does only what is missing.
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,15 +180,19 @@ def _record(workspace, store: TensorStore, result: ClipResult, options: FaceOpti
 def faces_options(workspace, **overrides) -> FaceOptions:
     """FaceOptions from dfew.toml's [faces] section, with explicit values on top."""
     config = dict(workspace.config.get("faces", {}))
-    values = {key: config[key] for key in ("frames", "size", "temporal", "min_face_rate")
+    values = {key: config[key] for key in ("frames", "size", "temporal", "min_face_rate",
+                                           "min_face", "detect_size")
               if key in config}
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if not values.get("detect_size", 1):
+        values["detect_size"] = None  # 0: search at full resolution
     return FaceOptions(**values)
 
 
 def preprocess(workspace, *, detector: str | None = None, model_dir: str | None = None,
                device: str = "cpu", frames: int | None = None, size: int | None = None,
                temporal: str | None = None, min_face_rate: float | None = None,
+               min_face: float | None = None, detect_size: int | None = None,
                jobs: int = 1, clip_ids: Iterable[int] | None = None, redo: bool = False,
                batch_size: int | None = None, progress: bool = False,
                on_result: Callable[[ClipResult], None] | None = None,
@@ -211,7 +216,8 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     # Bigger batches keep a GPU busy; on the CPU they only add latency and memory.
     batch_size = batch_size or (GPU_BATCH if cuda else CPU_BATCH)
     options = faces_options(workspace, frames=frames, size=size, temporal=temporal,
-                            min_face_rate=min_face_rate, batch_size=batch_size,
+                            min_face_rate=min_face_rate, min_face=min_face,
+                            detect_size=detect_size, batch_size=batch_size,
                             align="torch" if cuda else "cv2", device=device)
     given = detector_instance is not None
     if not given:
@@ -220,7 +226,9 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
         # Created here even for the pool: a missing model pack fails now, in one line, and
         # "auto" resolves to the name the results are stored under.
         detector_instance = create_detector(detector, model_dir=model_dir, device=device,
-                                            threads=None if cuda or jobs == 1 else 1)
+                                            threads=None if cuda or jobs == 1 else 1,
+                                            min_face=options.min_face,
+                                            detect_size=options.detect_size)
     in_process = cuda or jobs == 1 or given
     job_list, not_cut = _select_clips(workspace, None if clip_ids is None else list(clip_ids))
     report = PreprocessReport(detector_instance.name, options, not_cut=not_cut)
@@ -282,6 +290,13 @@ def _run_here(jobs: list[ClipJob], detector, options: FaceOptions, frames_root: 
         yield process_clip(job, detector, options, frames_root, prefetch=True)
 
 
+def _clip_bytes(job: ClipJob) -> int:
+    try:
+        return os.path.getsize(job.path)
+    except OSError:
+        return 0
+
+
 def _run_pool(jobs: list[ClipJob], detector: str, model_dir: str | None,
               options: FaceOptions, frames_root: Path, workers: int) -> Iterator[ClipResult]:
     import multiprocessing
@@ -291,8 +306,12 @@ def _run_pool(jobs: list[ClipJob], detector: str, model_dir: str | None,
     # spawn: a forked child would inherit onnxruntime/torch thread pools in unknown states.
     context = multiprocessing.get_context("spawn")
     finished = 0
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # Largest clips first, so no long clip starts last and keeps one worker busy alone.
+    jobs = sorted(jobs, key=_clip_bytes, reverse=True)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(detector, model_dir, options, str(frames_root))) as pool:
+                             initargs=(detector, model_dir, options, str(frames_root),
+                                       threads)) as pool:
         futures = [pool.submit(run_in_worker, job) for job in jobs]
         try:
             for future in as_completed(futures):

@@ -35,6 +35,10 @@ class FaceOptions:
     batch_size: int = 16
     align: str = "cv2"  # "cv2" or "torch" (batched affine_grid/grid_sample)
     device: str = "cpu"
+    # The face search, shared with `clips propose` (issue 18): smallest face in pixels of
+    # the clip, and the long side the detector searches at (0/None: full resolution).
+    min_face: float = 40.0
+    detect_size: int | None = 640
 
     def __post_init__(self):
         from dfew_build.errors import FacesError
@@ -48,6 +52,11 @@ class FaceOptions:
         if self.batch_size < 1:
             raise FacesError(f"the detection batch size must be at least 1, got "
                              f"{self.batch_size}")
+        if not self.min_face >= 1:
+            raise FacesError(f"--min-face must be at least 1 pixel, got {self.min_face}")
+        if self.detect_size is not None and self.detect_size < 12:
+            raise FacesError(f"--detect-size must be at least 12 pixels (or 0 for full "
+                             f"resolution), got {self.detect_size}")
         if self.align not in ("cv2", "torch"):
             raise FacesError(f"unknown alignment backend {self.align!r}; use cv2 or torch")
 
@@ -192,17 +201,18 @@ _worker: dict = {}
 
 
 def init_worker(detector_name: str, model_dir: str | None, options: FaceOptions,
-                frames_root: str) -> None:
-    """Process-pool initializer: one detector per worker, one thread each (the pool is
-    the parallelism)."""
+                frames_root: str, threads: int = 1) -> None:
+    """Process-pool initializer: one detector per worker with `threads` onnxruntime
+    threads (cores / workers, so workers do not fight over cores)."""
     import cv2
 
     from dfew_build.faces.detectors import create_detector
 
     cv2.setNumThreads(1)
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     _worker["detector"] = create_detector(detector_name, model_dir=model_dir, device="cpu",
-                                          threads=1)
+                                          threads=threads, min_face=options.min_face,
+                                          detect_size=options.detect_size)
     _worker["options"] = options
     _worker["frames_root"] = Path(frames_root)
 

@@ -26,6 +26,7 @@ def list_detectors() -> list[str]:
 
 def create_detector(name: str = "auto", *, model_dir: str | Path | None = None,
                     device: str = "cpu", threads: int | None = None,
+                    min_face: float | None = None, detect_size: int | None = None,
                     **options) -> FaceDetector:
     """A ready face detector.
 
@@ -35,6 +36,11 @@ def create_detector(name: str = "auto", *, model_dir: str | Path | None = None,
     device: "cpu", "cuda" (onnxruntime's CUDA provider; an error when missing) or "auto".
     threads: onnxruntime intra-op threads per session (use 1 per worker in a process
         pool); None leaves onnxruntime's default.
+    min_face, detect_size: the search settings every stage shares (preprocessing and
+        proposals, [faces] in dfew.toml): the smallest face searched, in pixels of the
+        frames given, and the long side the search runs at (None: full resolution).
+        MTCNN takes both (min_face_size, detect_size); SCRFD always searches at its own
+        input size, so they do not apply to it.
     options: detector settings, e.g. min_face_size / score_threshold (mtcnn) or
         score_threshold / input_size (insightface).
     """
@@ -47,6 +53,11 @@ def create_detector(name: str = "auto", *, model_dir: str | Path | None = None,
         name = "insightface" if model is not None else "mtcnn"
     if name == "mtcnn":
         from dfew_build.faces.detectors.mtcnn import MtcnnDetector
+
+        if min_face is not None:
+            options.setdefault("min_face_size", min_face)
+        if detect_size is not None:
+            options.setdefault("detect_size", detect_size)
 
         return _construct(MtcnnDetector, "mtcnn", device=device, threads=threads, **options)
     from dfew_build.faces.detectors.packs import find_detection_model
