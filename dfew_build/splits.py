@@ -1,5 +1,9 @@
 """Folds: DFEW's k-fold protocol over the single-labelled clips (DESIGN.md §5).
 
+Only counted votes decide which clips are split and by which label (labels.matrix): a
+retired clip leaves the candidates, and a stored scheme that still holds one says so
+(`save_folds` names it; `folds --replace` rebuilds the scheme without it).
+
 Stratified assignment deals each class's clips, in a seeded random order, round-robin over
 the folds with one counter running across the classes: fold sizes then differ by at most one
 and so does every class's count per fold. `group_by="movie"` keeps all clips of a movie in
@@ -18,8 +22,9 @@ from sqlalchemy.orm import Session
 from dfew_build.db.models import Clip, FaceTrack, Fold
 from dfew_build.emotions import NAMES, NUM_EMOTIONS
 from dfew_build.errors import SplitError
-from dfew_build.labels.consensus import DEFAULT_THRESHOLD, single_labels
-from dfew_build.labels.matrix import vote_matrix
+from dfew_build.labels.consensus import (DEFAULT_RATERS, DEFAULT_THRESHOLD, share_text,
+                                         single_labels)
+from dfew_build.labels.matrix import MIN_COUNTED_VOTES, vote_accounting, vote_matrix
 
 DEFAULT_SCHEME = "default"
 SUBSETS = ("single", "all")
@@ -36,6 +41,7 @@ class FoldPlan:
     labels: pd.Series                     # clip_id -> emotion code 1..7
     left_out: dict[str, int] = field(default_factory=dict)  # reason -> clip count
     status: str = "created"               # created | unchanged | replaced
+    retired_dropped: list[int] = field(default_factory=list)  # retired clips a replace removed
 
     def table(self) -> pd.DataFrame:
         """Clips per fold and emotion (DFEW order), with a size column."""
@@ -59,17 +65,19 @@ class FoldPlan:
         return {"scheme": self.scheme, "k": self.k, "seed": self.seed,
                 "group_by": self.group_by, "status": self.status,
                 "clips": int(len(self.folds)), "left_out": self.left_out,
+                "retired_dropped": self.retired_dropped,
                 "imbalance": self.imbalance(),
                 "folds": [{"fold": int(f), **{c: int(v) for c, v in row.items()}}
                           for f, row in table.iterrows()]}
 
 
 def candidate_labels(session: Session, *, subset: str = "single",
-                     threshold: int = DEFAULT_THRESHOLD,
+                     threshold: int = DEFAULT_THRESHOLD, raters: int = DEFAULT_RATERS,
                      require_kept: bool = True) -> tuple[pd.Series, dict[str, int]]:
     """The clips to split, with the label used for stratification, and what was left out.
 
-    `single`: DFEW's single-labelled clips (l_k > threshold). `all`: every voted clip,
+    Counted votes only, on clips with at least MIN_COUNTED_VOTES of them. `single`:
+    DFEW's single-labelled clips (l_k / n_i > threshold / raters). `all`: every such clip,
     stratified by its plurality vote. With `require_kept`, only clips that preprocessing
     kept (a face_track row with status `kept`) are used, as DFEW did.
     """
@@ -77,11 +85,22 @@ def candidate_labels(session: Session, *, subset: str = "single",
         raise SplitError(f"unknown subset {subset!r}: use one of {', '.join(SUBSETS)}")
     matrix = vote_matrix(session)
     left_out: dict[str, int] = {}
+    accounting = vote_accounting(session)
+    if accounting.retired_clips:
+        left_out["retired (dfew-build clips retire)"] = accounting.retired_clips
+    if accounting.clips_only_excluded:
+        left_out["voted on only by excluded annotators"] = accounting.clips_only_excluded
+    totals = matrix.to_numpy().sum(axis=1)
+    if (totals < MIN_COUNTED_VOTES).any():
+        left_out[f"with fewer than {MIN_COUNTED_VOTES} counted votes"] = \
+            int((totals < MIN_COUNTED_VOTES).sum())
+    matrix = matrix[totals >= MIN_COUNTED_VOTES]
     if subset == "single":
-        labels = single_labels(matrix, threshold)
+        labels = single_labels(matrix, threshold, raters)
         if len(matrix) > len(labels):
-            left_out[f"not single-labelled (no emotion with more than {threshold} votes)"] = \
-                len(matrix) - len(labels)
+            left_out[f"not single-labelled (no emotion with more than {threshold} of {raters} "
+                     f"votes, i.e. more than {share_text(threshold, raters)} of the clip's "
+                     "counted votes)"] = len(matrix) - len(labels)
     else:
         labels = pd.Series(matrix.to_numpy().argmax(axis=1) + 1, index=matrix.index,
                            name="label").astype("int64")
@@ -93,6 +112,14 @@ def candidate_labels(session: Session, *, subset: str = "single",
             left_out["not kept by preprocessing (dfew-build preprocess)"] = int((~mask).sum())
         labels = labels[mask]
     return labels.sort_index(), left_out
+
+
+def retired_in_scheme(session: Session, scheme: str) -> list[int]:
+    """Ids of the retired clips a stored scheme holds (ascending)."""
+    return list(session.scalars(
+        select(Fold.clip_id).join(Clip, Clip.id == Fold.clip_id)
+        .where(Fold.scheme == scheme, Clip.retired_at.is_not(None))
+        .order_by(Fold.clip_id)).all())
 
 
 def stratified_folds(labels: pd.Series, k: int, seed: int) -> pd.Series:
@@ -138,13 +165,14 @@ def grouped_folds(labels: pd.Series, groups: pd.Series, k: int, seed: int) -> pd
 
 def plan_folds(session: Session, *, k: int = 5, scheme: str = DEFAULT_SCHEME, seed: int = 0,
                group_by: str | None = None, subset: str = "single",
-               threshold: int = DEFAULT_THRESHOLD, require_kept: bool = True) -> FoldPlan:
+               threshold: int = DEFAULT_THRESHOLD, raters: int = DEFAULT_RATERS,
+               require_kept: bool = True) -> FoldPlan:
     if k < 2:
         raise SplitError(f"--k must be at least 2, got {k}")
     if group_by is not None and group_by not in GROUP_BY:
         raise SplitError(f"unknown --group-by {group_by!r}: use one of {', '.join(GROUP_BY)}")
     labels, left_out = candidate_labels(session, subset=subset, threshold=threshold,
-                                        require_kept=require_kept)
+                                        raters=raters, require_kept=require_kept)
     if len(labels) < k:
         reasons = "; ".join(f"{n} {why}" for why, n in left_out.items()) or "no votes yet"
         raise SplitError(
@@ -165,18 +193,29 @@ def plan_folds(session: Session, *, k: int = 5, scheme: str = DEFAULT_SCHEME, se
 
 def save_folds(session: Session, plan: FoldPlan, *, replace: bool = False) -> FoldPlan:
     """Store a plan under its scheme. An identical stored scheme is left alone; a different
-    one is only overwritten with `replace` (models trained on it would no longer match)."""
+    one is only overwritten with `replace` (models trained on it would no longer match).
+    A stored scheme holding retired clips is never identical to a plan (plans leave retired
+    clips out): the refusal names them, and `replace` records them in `retired_dropped`."""
     stored = load_folds(session, plan.scheme, missing_ok=True)
     if len(stored):
         if stored.sort_index().equals(plan.folds.sort_index()):
             plan.status = "unchanged"
             return plan
+        retired = retired_in_scheme(session, plan.scheme)
         if not replace:
+            held = ""
+            if retired:
+                held = (f", {len(retired)} of them retired: "
+                        f"{', '.join(str(c) for c in retired[:10])}"
+                        f"{' and more' if len(retired) > 10 else ''}")
             raise SplitError(
-                f"scheme {plan.scheme!r} already holds different folds ({len(stored)} clips); "
-                "pass --replace to overwrite it, or --scheme NAME to store a new scheme")
+                f"scheme {plan.scheme!r} already holds different folds ({len(stored)} clips"
+                f"{held}); pass --replace to overwrite it"
+                f"{' without the retired clips' if retired else ''}, or --scheme NAME to "
+                "store a new scheme")
         session.execute(delete(Fold).where(Fold.scheme == plan.scheme))
         plan.status = "replaced"
+        plan.retired_dropped = retired
     session.add_all(Fold(clip_id=int(c), scheme=plan.scheme, fold=int(f))
                     for c, f in plan.folds.items())
     session.flush()

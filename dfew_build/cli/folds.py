@@ -33,13 +33,19 @@ def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocess
 
     Fold sizes differ by at most one, and so does each emotion's count per fold.
     Deterministic for a seed; re-running with the same inputs leaves the scheme unchanged.
+    Only counted votes label the clips (retired clips and excluded annotators' votes
+    count nowhere); the single-label share is THRESHOLD / [annotation] raters_per_clip. A
+    stored scheme that holds a retired clip is named in the refusal; --replace rebuilds
+    it without them.
     """
+    from dfew_build.labels.views import raters_per_clip
     from dfew_build.splits import plan_folds, save_folds
 
     workspace = state.workspace()
     with workspace.session() as session:
         plan = plan_folds(session, k=k, scheme=scheme, seed=seed, group_by=group_by,
                           subset=subset, threshold=threshold,
+                          raters=raters_per_clip(workspace.config),
                           require_kept=not include_unprocessed)
         plan = save_folds(session, plan, replace=replace)
     result = plan.as_dict()
@@ -50,6 +56,11 @@ def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocess
     click.echo(format_table(rows, list(rows[0].keys())))
     for why, count in plan.left_out.items():
         click.echo(f"left out: {count} clip(s) {why}", err=True)
+    if plan.retired_dropped:
+        shown = ", ".join(str(c) for c in plan.retired_dropped[:10])
+        more = " and more" if len(plan.retired_dropped) > 10 else ""
+        click.echo(f"replaced: {len(plan.retired_dropped)} retired clip(s) left scheme "
+                   f"{scheme!r} ({shown}{more})", err=True)
     imbalance = result["imbalance"]
     grouped = f", grouped by {group_by}" if group_by else ""
     click.echo(f"scheme {scheme!r} {plan.status}: {result['clips']} clips in {k} folds "

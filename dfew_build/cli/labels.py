@@ -8,18 +8,23 @@ from dfew_build.cli.base import echo_json, format_table, pass_state
 
 _raters_option = click.option(
     "--raters", type=click.IntRange(min=1), metavar="N",
-    help="Votes every clip gets (default: [annotation] raters_per_clip in dfew.toml, 10). "
-         "Clips with fewer are left out; more is an error.")
+    help="Votes a clip is meant to get, the n of the single-label rule l_k / n_i > R / n "
+         "(default: [annotation] raters_per_clip in dfew.toml, 10). Not a filter: every clip "
+         "with at least 2 counted votes is used; a value that fewer than half of them have "
+         "is refused.")
 _threshold_option = click.option(
     "--threshold", default=6, show_default=True, type=click.IntRange(min=0), metavar="R",
     help="A clip is single-labelled with emotion k when more than R of its votes are k "
          "(DFEW: 6, i.e. at least 7 of 10).")
 
 
-def _raters(workspace, raters: int | None) -> int:
+def _raters(workspace, raters: int | None) -> dict:
+    """n and whether to check it: a typed --raters is refused when few clips have it."""
     from dfew_build.labels.views import raters_per_clip
 
-    return raters if raters is not None else raters_per_clip(workspace.config)
+    if raters is None:
+        return {"raters": raters_per_clip(workspace.config), "check_raters": False}
+    return {"raters": raters, "check_raters": True}
 
 
 @click.command()
@@ -37,19 +42,23 @@ def _raters(workspace, raters: int | None) -> int:
               default="table", show_default=True)
 @pass_state
 def kappa(state, subset, threshold, raters, bootstrap, seed, confidence, fmt) -> None:
-    """Fleiss' kappa of the votes, overall and per emotion, with a bootstrap interval.
+    """Fleiss' kappa and Krippendorff's alpha of the counted votes, overall and per
+    emotion, with bootstrap intervals.
 
-    Uses the clips with exactly n votes (n = --raters or raters_per_clip); the count left
-    out is printed. The interval is a seeded percentile bootstrap over clips, not the
-    null-hypothesis interval. Bands after Landis & Koch (1977). A kappa that is
-    undefined (one rater, every vote the same emotion) is explained instead of shown.
+    Uses every clip with at least 2 counted votes (not retired, annotator not excluded).
+    With the same number of votes on every clip kappa is statsmodels' fleiss_kappa; with
+    varying numbers it is Fleiss' kappa generalised to them, and DFEW's fixed-n value on
+    the clips with exactly n votes is printed for comparison. The counts per clip and what
+    was left out are printed. Intervals: seeded percentile bootstrap over clips, not the
+    null-hypothesis interval. Bands after Landis & Koch (1977). A kappa that is undefined
+    (one rater, every vote the same emotion) is explained instead of shown.
     """
     from dfew_build.labels import render
     from dfew_build.labels.views import kappa_view
 
     workspace = state.workspace()
     with workspace.session() as session:
-        view = kappa_view(session, raters=_raters(workspace, raters), subset=subset,
+        view = kappa_view(session, **_raters(workspace, raters), subset=subset,
                           threshold=threshold, bootstrap=bootstrap, seed=seed,
                           confidence=confidence)
     if fmt == "json":
@@ -78,27 +87,25 @@ def kappa(state, subset, threshold, raters, bootstrap, seed, confidence, fmt) ->
 def labels(state, threshold, raters, as_json, output) -> None:
     """The single-label subset and DFEW's Table 2 (emotion x duration).
 
-    A clip with exactly n votes is single-labelled with emotion k when l_k > R (DFEW:
-    R = 6). Table 2 counts them per emotion and clip duration (0-2 s, 2-5 s, 5 s+; a clip
-    of exactly 2 s or 5 s falls in the longer bin), in DFEW's emotion order.
+    A clip with n_i counted votes (at least 2) is single-labelled with emotion k when
+    l_k / n_i > R / n (DFEW: R = 6 of n = 10, more than 60 %; with exactly n votes, l_k >
+    R). Table 2 counts them per emotion and clip duration (0-2 s, 2-5 s, 5 s+; a clip of
+    exactly 2 s or 5 s falls in the longer bin), in DFEW's emotion order.
     """
     from dfew_build.labels import render
     from dfew_build.labels.views import single_label_view
 
     workspace = state.workspace()
     with workspace.session() as session:
-        view, subset = single_label_view(session, raters=_raters(workspace, raters),
+        view, subset = single_label_view(session, **_raters(workspace, raters),
                                          threshold=threshold)
     if output:
         _write_labels(subset, output)
     if as_json:
         echo_json(view)
         return
-    click.echo(f"single-labelled: {view['single_labelled']} of {view['complete']} clips with "
-               f"{view['raters_per_clip']} votes ({view['percent_single']:.2f} %), more than "
-               f"{threshold} votes for one emotion")
-    if view["left_out_fewer_votes"]:
-        click.echo(f"({view['left_out_fewer_votes']} clip(s) with fewer votes left out)")
+    for line in render.labels_headline(view):
+        click.echo(line)
     click.echo()
     click.echo(format_table(render.table2_rows(view), render.TABLE2_COLUMNS))
     if output and output != "-":
@@ -125,8 +132,10 @@ def annotators(state, as_json) -> None:
     """Annotator quality: votes, agreement with the leave-one-out majority, and a
     Dawid-Skene confusion matrix per annotator.
 
-    Placeholder persons from a DFEW release import (names starting with `dfew-release:`)
-    are not people: their votes count as evidence but they are not listed.
+    Only counted votes: votes on retired clips and by excluded annotators are left out
+    (excluded annotators are listed below the table with their reason). Placeholder persons
+    from a DFEW release import (names starting with `dfew-release:`) are not people: their
+    votes count as evidence but they are not listed.
     """
     from dfew_build.labels import render
     from dfew_build.labels.quality import annotator_view
@@ -139,8 +148,12 @@ def annotators(state, as_json) -> None:
         return
     if not view["annotators"]:
         click.echo(view["note"])
+        for line in render.excluded_lines(view):
+            click.echo(line)
         return
     click.echo(format_table(render.annotator_rows(view), render.ANNOTATOR_COLUMNS))
+    for line in render.excluded_lines(view):
+        click.echo(line)
     if view["excluded_placeholders"]:
         click.echo(f"({view['excluded_placeholders']} placeholder rater(s) from a DFEW release "
                    "not listed)")
@@ -164,7 +177,7 @@ def report(state, out_dir, threshold, raters, seed) -> None:
 
     workspace = state.workspace()
     with workspace.session() as session:
-        written = write_report(session, out_dir, raters=_raters(workspace, raters),
+        written = write_report(session, out_dir, **_raters(workspace, raters),
                                threshold=threshold, seed=seed)
     click.echo(f"wrote {written['markdown']} and {written['html']} "
                f"({len(written['figures'])} figures)")

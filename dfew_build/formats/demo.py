@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dfew_build.formats.dfew_export import export_dfew
+from dfew_build.labels.views import raters_per_clip
 from dfew_build.splits import DEFAULT_SCHEME, candidate_labels, plan_folds, save_folds
 
 DEMO_EXPORT = Path("exports", "dfew")
@@ -14,11 +15,12 @@ MAX_K = 5
 _CHOICES = (("single", True), ("all", True), ("single", False), ("all", False))
 
 
-def _choose(session) -> tuple[str, bool, int] | None:
+def _choose(session, raters: int) -> tuple[str, bool, int] | None:
     """The most faithful choice that gives MAX_K clips, else the one with the most clips."""
     best = None
     for subset, kept_only in _CHOICES:
-        count = len(candidate_labels(session, subset=subset, require_kept=kept_only)[0])
+        count = len(candidate_labels(session, subset=subset, raters=raters,
+                                     require_kept=kept_only)[0])
         if count >= MAX_K:
             return subset, kept_only, count
         if count >= 2 and (best is None or count > best[2]):
@@ -43,15 +45,16 @@ def run_formats_demo(workspace, *, scheme: str = DEFAULT_SCHEME, progress: bool 
         from dfew_build.workspace import open_workspace
 
         workspace = open_workspace(workspace)
+    raters = raters_per_clip(workspace.config)
     with workspace.session() as session:
-        choice = _choose(session)
+        choice = _choose(session, raters)
         if choice is None:
             folds = {"scheme": scheme, "status": "not made",
                      "why": "fewer than 2 voted clips: nothing to split"}
         else:
             subset, kept_only, count = choice
             k = min(MAX_K, count)
-            plan = plan_folds(session, k=k, scheme=scheme, subset=subset,
+            plan = plan_folds(session, k=k, scheme=scheme, subset=subset, raters=raters,
                               require_kept=kept_only)
             # The demo owns its scheme: when the demo's clips change, its folds follow.
             plan = save_folds(session, plan, replace=True)

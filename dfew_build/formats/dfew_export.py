@@ -1,7 +1,9 @@
 """`export --format dfew`: a workspace written out in DFEW's release layout.
 
-What a clip lacks (not cut, not preprocessed, not in the tensor store) is reported and the
-rest is written; without folds the split CSVs are skipped with a note. Re-running rewrites
+Only counted votes are exported (formats.source): retired clips and clips voted on only by
+excluded annotators are left out, and the annotation table's 7 counts per clip are counted
+votes. What a clip lacks (not cut, not preprocessed, not in the tensor store) is reported
+and the rest is written; without folds the split CSVs are skipped with a note. Re-running rewrites
 nothing that is already identical (see layout.place_file / write_bytes).
 """
 
@@ -15,7 +17,7 @@ from dfew_build.formats.layout import (ANNOTATION_CSV, ANNOTATION_HEADER, ANNOTA
                                        RELEASE_SIZE, SPLIT_HEADER, TEST_DIR, TRAIN_DIR,
                                        clip_name, csv_text, place_file, write_bytes)
 from dfew_build.formats.report import ExportReport
-from dfew_build.formats.source import ExportSource, gather
+from dfew_build.formats.source import ExportSource, fold_miss_reason, gather, not_counted_notes
 from dfew_build.formats.tensors import best_view
 from dfew_build.labels.consensus import DEFAULT_THRESHOLD
 from dfew_build.splits import DEFAULT_SCHEME
@@ -74,13 +76,15 @@ def _write_splits(source: ExportSource, out: Path, report: ExportReport) -> None
     voted = set(int(c) for c in source.matrix.index)
     for clip_id in folds.index:
         if int(clip_id) not in voted:
-            report.miss("in the folds but without votes: left out of the split CSVs", clip_id)
+            report.miss(fold_miss_reason(source, clip_id, "left out of the split CSVs"),
+                        clip_id)
     folds = folds[[int(c) in voted for c in folds.index]]
     plural_only = [c for c in folds.index if c not in source.single.index]
     if plural_only:
         report.notes.append(
             f"{len(plural_only)} clip(s) in scheme {source.scheme!r} are not single-labelled at "
             f"threshold {source.threshold}; the split CSVs give them their plurality vote")
+
     k = int(folds.max()) if len(folds) else 0
     for fold in range(1, k + 1):
         test = [(clip_name(c), source.label(c)) for c in folds.index[folds == fold]]
@@ -98,6 +102,7 @@ def export_dfew(workspace, out: str | Path, *, scheme: str = DEFAULT_SCHEME,
     out.mkdir(parents=True, exist_ok=True)
     source = gather(workspace, scheme=scheme, threshold=threshold)
     report = ExportReport("dfew", out, scheme, clips=len(source.matrix))
+    report.notes.extend(not_counted_notes(source))
     if source.matrix.empty:
         report.notes.append("no votes in the workspace: the annotation table is empty "
                             "(dfew-build votes import)")

@@ -5,6 +5,8 @@ the absolute path of the clip's frame folder, its frame count and the label 0..6
 `frames="all"` the path is the workspace's aligned-frames folder (nothing is copied); with
 `frames="16"` the 16-frame sets are written from the tensor store under
 OUT/clip_{S}x{S}_16f/ (S = the store's size, 224 preferred) and the lists point there.
+Clips of the scheme without counted votes (retired, or voted on only by excluded
+annotators) are left out and reported.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dfew_build.formats.frames import export_tensor
 from dfew_build.formats.layout import RELEASE_FRAMES, RELEASE_SIZE, clip_name, sorted_frames, \
     write_bytes
 from dfew_build.formats.report import ExportReport
-from dfew_build.formats.source import gather
+from dfew_build.formats.source import fold_miss_reason, gather, not_counted_notes
 from dfew_build.formats.tensors import best_view
 from dfew_build.labels.consensus import DEFAULT_THRESHOLD
 from dfew_build.splits import DEFAULT_SCHEME
@@ -43,6 +45,7 @@ def export_former_dfer(workspace, out: str | Path, *, scheme: str = DEFAULT_SCHE
                               "--frames all")
     out.mkdir(parents=True, exist_ok=True)
     report = ExportReport("former-dfer", out, scheme)
+    report.notes.extend(not_counted_notes(source))
     voted = set(int(c) for c in source.matrix.index)
     entries: dict[int, tuple[Path, int]] = {}
 
@@ -51,7 +54,7 @@ def export_former_dfer(workspace, out: str | Path, *, scheme: str = DEFAULT_SCHE
     for clip_id in tqdm([int(c) for c in source.folds.index], desc="export former-dfer",
                         unit="clip", disable=not progress):
         if clip_id not in voted:
-            report.miss("in the folds but without votes: left out", clip_id)
+            report.miss(fold_miss_reason(source, clip_id, "left out"), clip_id)
             continue
         if store is None:
             folder = source.frames.get(clip_id)

@@ -1,1 +1,2 @@
-"""Vote matrix, agreement (Fleiss' kappa), the single-label subset and annotator quality."""
+"""Vote matrix of counted votes, agreement (Fleiss' kappa, Krippendorff's alpha), the single-label
+subset and annotator quality."""

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from dfew_build.db.models import Assignment, Clip, Person, Vote
 from dfew_build.errors import LabelsError
 from dfew_build.labels.consensus import DEFAULT_THRESHOLD
+from dfew_build.labels.matrix import counted_votes
 from dfew_build.labels.report import write_report
 from dfew_build.labels.views import raters_per_clip
 
@@ -62,23 +63,27 @@ def _simulated_annotators(session) -> dict[str, int]:
 
 
 def _clips(session) -> list[tuple[int, int | None]]:
+    """Cut clips, else accepted ones; never retired clips."""
+    live = Clip.retired_at.is_(None)
     cut = session.execute(select(Clip.id, Clip.intended_emotion)
-                          .where(Clip.path.is_not(None)).order_by(Clip.id)).all()
+                          .where(Clip.path.is_not(None), live).order_by(Clip.id)).all()
     if cut:
         return cut
     return session.execute(select(Clip.id, Clip.intended_emotion)
-                           .where(Clip.status == "accepted").order_by(Clip.id)).all()
+                           .where(Clip.status == "accepted", live).order_by(Clip.id)).all()
 
 
 def simulate_votes(session, csv_path: Path, *, raters: int, seed: int = 0) -> int:
-    """Write simulated votes that top every demo clip up to `raters` votes; returns rows."""
+    """Write simulated votes that top every demo clip up to `raters` counted votes; returns
+    rows."""
     clips = _clips(session)
     if not clips:
         raise LabelsError("no clips to vote on: cut or import clips first (dfew-build clips)")
     people = _simulated_annotators(session)
     ids = list(people.values())
     names = {pid: name for name, pid in people.items()}
-    have = dict(session.execute(select(Vote.clip_id, func.count()).group_by(Vote.clip_id)).all())
+    have = dict(session.execute(counted_votes(Vote.clip_id, func.count(), session=session)
+                                .group_by(Vote.clip_id)).all())
     voted = set(session.execute(select(Vote.clip_id, Vote.annotator_id)).all())
     assigned = set(session.execute(select(Assignment.clip_id, Assignment.annotator_id)
                                    .where(Assignment.annotator_id.in_(ids))).all())

@@ -5,6 +5,10 @@ Placeholder persons: a DFEW release carries vote counts, not who voted, so its i
 with `dfew-release:`. Their votes are evidence about the clips (they count in the
 leave-one-out majorities and in the Dawid-Skene fit) but they are not people, so the
 annotator views leave them out.
+
+Only counted votes are used (matrix.counted_votes): an excluded annotator's votes and the
+votes on retired clips are in neither the majorities nor the Dawid-Skene fit. Excluded
+annotators are listed separately, with their reason and the votes that do not count.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from sqlalchemy.orm import Session
 from dfew_build.db.models import Person, Vote
 from dfew_build.emotions import EMOTIONS, NAMES
 from dfew_build.labels.dawid_skene import DawidSkene
-from dfew_build.labels.matrix import fetch_array
+from dfew_build.labels.matrix import counted_votes, fetch_array, vote_accounting
 
 PLACEHOLDER_PREFIX = "dfew-release:"
 # A confusion row (a true emotion) is judged only when the annotator saw about this many
@@ -33,8 +37,10 @@ def is_placeholder(name: str) -> bool:
 
 
 def vote_frame(session: Session) -> pd.DataFrame:
-    """Every vote as columns task (clip id), worker (annotator name), label (code 1..7)."""
-    data = fetch_array(session, select(Vote.clip_id, Vote.annotator_id, Vote.emotion), 3)
+    """Every counted vote as columns task (clip id), worker (annotator name), label (code
+    1..7)."""
+    query = counted_votes(Vote.clip_id, Vote.annotator_id, Vote.emotion, session=session)
+    data = fetch_array(session, query, 3)
     names = dict(session.execute(select(Person.id, Person.name)).all())
     if not len(data):
         return pd.DataFrame({"task": pd.Series([], dtype=np.int64),
@@ -127,14 +133,20 @@ def annotator_view(session: Session, *, n_iter: int = 100, tol: float = 1e-6) ->
     matrix (rows: true emotion, columns: answered, DFEW order) and flags."""
     votes = vote_frame(session)
     placeholders = sorted({w for w in votes["worker"].unique() if is_placeholder(w)})
+    accounting = vote_accounting(session)
     view = {"emotions": list(NAMES), "placeholder_prefix": PLACEHOLDER_PREFIX,
-            "excluded_placeholders": len(placeholders), "annotators": []}
+            "excluded_placeholders": len(placeholders), "annotators": [],
+            "not_counted": accounting.as_dict(), "not_counted_phrases": accounting.phrases()}
     real = votes[~votes["worker"].isin(placeholders)]
     if real.empty:
-        view["note"] = ("no votes by real annotators yet" + (
-            f" (the {len(placeholders)} '{PLACEHOLDER_PREFIX}*' placeholder raters of a DFEW "
-            "release import are not people)" if placeholders else
-            "; import them with `dfew-build votes import CSV`"))
+        if placeholders:
+            why = (f" (the {len(placeholders)} '{PLACEHOLDER_PREFIX}*' placeholder raters of "
+                   "a DFEW release import are not people)")
+        elif accounting.phrases():
+            why = f" that count (not counted: {'; '.join(accounting.phrases())})"
+        else:
+            why = "; import them with `dfew-build votes import CSV`"
+        view["note"] = "no votes by real annotators yet" + why
         return view
     agreement = leave_one_out_agreement(votes)
     codes = [e.code for e in EMOTIONS]

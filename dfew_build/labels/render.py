@@ -19,19 +19,40 @@ def _ci(entry: dict) -> str:
     return f"[{entry['ci_low']:.4f}, {entry['ci_high']:.4f}]"
 
 
+def coverage_lines(view: dict, extra_left_out: list[str] | None = None,
+                   counts: bool = True) -> list[str]:
+    """What a view counts: the counted votes per clip (when they differ) and what was left
+    out and why."""
+    from dfew_build.labels.views import histogram_text
+
+    lines = []
+    if counts and view.get("n") is None and view.get("vote_counts"):
+        lines.append(f"counted votes per clip: {histogram_text(view['vote_counts'])}")
+    left = list(view.get("left_out_phrases", [])) + list(extra_left_out or [])
+    if left:
+        lines.append("left out: " + "; ".join(left))
+    return lines
+
+
+def _spread(view: dict) -> str:
+    counts = sorted(int(k) for k in view.get("vote_counts", {}))
+    if view.get("n") is not None or not counts:
+        return f"N = {view['N']} clips x n = {view['n']} votes"
+    return f"N = {view['N']} clips with {counts[0]} to {counts[-1]} votes"
+
+
 def kappa_headline(view: dict) -> list[str]:
     subset = ("all clips" if view["subset"] == "all" else
-              f"single-labelled clips (more than {view['threshold']} votes for one emotion)")
+              f"single-labelled clips (more than {view['threshold']} of "
+              f"{view['raters_per_clip']} votes for one emotion)")
     overall = view["overall"]
-    lines = [f"Fleiss' kappa, {subset}: N = {view['N']} clips x n = {view['n']} votes"]
-    left = []
-    if view["left_out_fewer_votes"]:
-        left.append(f"{view['left_out_fewer_votes']} clip(s) with fewer than "
-                    f"{view['raters_per_clip']} votes left out")
+    generalised = "" if view.get("n") is not None or not view["N"] else \
+        " (generalised to a varying number of votes per clip)"
+    lines = [f"Fleiss' kappa, {subset}: {_spread(view)}{generalised}"]
+    extra = []
     if view.get("not_single_labelled"):
-        left.append(f"{view['not_single_labelled']} complete clip(s) not single-labelled")
-    if left:
-        lines.append("(" + "; ".join(left) + ")")
+        extra.append(f"{view['not_single_labelled']} clip(s) not single-labelled")
+    lines += coverage_lines(view, extra)
     if overall["kappa"] is None:
         lines.append(f"kappa undefined: {overall['undefined_reason']}")
         return lines
@@ -42,6 +63,18 @@ def kappa_headline(view: dict) -> list[str]:
                     f"{boot['replicates']} resamples of clips, seed {boot['seed']})")
     lines.append(f"kappa = {overall['kappa']:.4f}{interval}  {overall['band']} agreement "
                  "(Landis & Koch)")
+    alpha = view.get("alpha") or {}
+    if alpha.get("alpha") is not None:
+        ci = f"  {boot['confidence']:.0%} CI {_ci(alpha)}" if alpha["ci_low"] is not None else ""
+        lines.append(f"Krippendorff's alpha (nominal) = {alpha['alpha']:.4f}{ci}")
+    elif alpha.get("undefined_reason"):
+        lines.append(f"Krippendorff's alpha undefined: {alpha['undefined_reason']}")
+    complete = view.get("complete_only")
+    if complete:
+        value = (f"undefined ({complete['undefined_reason']})" if complete["kappa"] is None
+                 else f"{complete['kappa']:.4f}")
+        lines.append(f"for comparison, DFEW's fixed-n Fleiss' kappa (statsmodels) on the "
+                     f"{complete['N']} clip(s) with exactly {complete['n']} votes: {value}")
     return lines
 
 
@@ -49,6 +82,36 @@ def kappa_rows(view: dict) -> list[dict]:
     return [{"emotion": row["emotion"], "p": _num(row["p"]), "kappa": _num(row["kappa"]),
              "ci": _ci(row), "band": row["band"] or (row["undefined_reason"] or "")}
             for row in view["per_category"]]
+
+
+def labels_headline(view: dict) -> list[str]:
+    """The `labels` summary lines: subset size and rule, counts per clip, what was left out."""
+    from dfew_build.labels.views import histogram_text
+
+    counts = view["vote_counts"]
+    same = f" with {next(iter(counts))} votes" if len(counts) == 1 else ""
+    lines = [f"single-labelled: {view['single_labelled']} of {view['clips_used']} clips{same} "
+             f"({view['percent_single']:.2f} %), {view['rule']}"]
+    if len(counts) > 1:
+        needed = ", ".join(f"{need} of {count}" for count, need in view["votes_needed"].items())
+        lines.append(f"counted votes per clip: {histogram_text(counts)}; a single label needs "
+                     f"at least {needed} votes for one emotion")
+    lines += coverage_lines(view, counts=False)
+    return lines
+
+
+def excluded_lines(view: dict) -> list[str]:
+    """One line per excluded annotator (annotator views), and the retired clips' votes."""
+    not_counted = view.get("not_counted") or {}
+    lines = []
+    for entry in not_counted.get("excluded_annotators", []):
+        reason = f" ({entry['reason']})" if entry.get("reason") else ""
+        lines.append(f"{entry['annotator']} is excluded{reason}: {entry['votes']} vote(s) "
+                     "stored, not counted")
+    if not_counted.get("retired_clips"):
+        lines.append(f"not counted: {not_counted['retired_votes']} vote(s) on "
+                     f"{not_counted['retired_clips']} retired clip(s)")
+    return lines
 
 
 def table2_rows(view: dict) -> list[dict]:

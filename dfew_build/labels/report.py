@@ -16,7 +16,8 @@ from dfew_build.labels.consensus import DEFAULT_THRESHOLD
 from dfew_build.labels.files import atomic_write_text
 from dfew_build.labels.matrix import vote_matrix
 from dfew_build.labels.quality import PLACEHOLDER_PREFIX, annotator_view
-from dfew_build.labels.views import kappa_view, rated_matrix, single_label_view
+from dfew_build.labels.views import (counted_table, histogram_text, kappa_view,
+                                     single_label_view)
 
 FIGURES = {"emotion_distribution": "emotion_distribution.png",
            "vote_entropy": "vote_entropy.png",
@@ -26,22 +27,35 @@ FIGURES = {"emotion_distribution": "emotion_distribution.png",
 
 def _sections(kappas: list[dict], labels: dict, people: dict, figures: dict) -> list[tuple]:
     """(kind, payload) blocks, rendered to Markdown and HTML alike."""
+    counts = histogram_text(labels["vote_counts"])
+    left = "; ".join(labels["left_out_phrases"]) or "nothing"
     blocks: list[tuple] = [("h1", "Annotation agreement and labels"),
                            ("p", f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. "
-                                 f"Clips with exactly {labels['raters_per_clip']} votes are "
-                                 f"used; {labels['left_out_fewer_votes']} clip(s) with fewer "
-                                 f"votes are left out.")]
+                                 f"Counted votes: {labels['counted_rule']}. "
+                                 f"{labels['clips_used']} clip(s) with at least "
+                                 f"{labels['min_votes']} counted votes are used "
+                                 f"(counted votes per clip: {counts}); left out: {left}. "
+                                 f"Raters per clip n = {labels['raters_per_clip']} "
+                                 f"({labels['clips_with_raters_votes']} clip(s) have exactly "
+                                 f"n votes).")]
     blocks.append(("h2", "Agreement (Fleiss' kappa)"))
     for view in kappas:
         blocks += [("p", line) for line in render.kappa_headline(view)]
         if view["overall"]["kappa"] is not None:
             blocks.append(("table", render.kappa_rows(view), render.KAPPA_COLUMNS))
     blocks.append(("p", "Intervals: percentile bootstrap over clips (not the interval under "
-                        "kappa = 0). Bands: Landis & Koch (1977)."))
+                        "kappa = 0). Bands: Landis & Koch (1977). With a varying number of "
+                        "votes per clip, Fleiss' kappa is generalised (each clip's agreement "
+                        "over its own pairs of votes, chance agreement from the pooled "
+                        "shares) and Krippendorff's alpha (nominal) is given beside it; with "
+                        "the same number everywhere kappa is statsmodels' fleiss_kappa."))
     blocks.append(("h2", "Single-labelled subset (DFEW Table 2)"))
-    blocks.append(("p", f"{labels['single_labelled']} of {labels['complete']} clips "
-                        f"({labels['percent_single']:.2f} %) have more than "
-                        f"{labels['threshold']} votes for one emotion."))
+    needed = ", ".join(f"{need} of {count}" for count, need in labels["votes_needed"].items())
+    blocks.append(("p", f"{labels['single_labelled']} of {labels['clips_used']} clips "
+                        f"({labels['percent_single']:.2f} %) have {labels['rule']}: "
+                        f"l_k / n_i > {labels['threshold']} / {labels['raters_per_clip']}, "
+                        f"i.e. at least {needed} votes. Single-labelled clips per counted "
+                        f"votes: {histogram_text(labels['single_labelled_by_vote_count'])}."))
     blocks.append(("table", render.table2_rows(labels), render.TABLE2_COLUMNS))
     blocks.append(("img", figures["emotion_distribution"], "Emotion distribution"))
     blocks.append(("img", figures["vote_entropy"], "Vote entropy per clip"))
@@ -59,6 +73,10 @@ def _sections(kappas: list[dict], labels: dict, people: dict, figures: dict) -> 
         blocks.append(("img", figures["annotator_confusion"], "Confusion matrices"))
     else:
         blocks.append(("p", people["note"]))
+    for entry in people["not_counted"]["excluded_annotators"]:
+        reason = f" ({entry['reason']})" if entry.get("reason") else ""
+        blocks.append(("li", f"{entry['annotator']} is excluded{reason}: "
+                             f"{entry['votes']} vote(s) stored, not counted anywhere"))
     if people["excluded_placeholders"]:
         blocks.append(("p", f"{people['excluded_placeholders']} placeholder rater(s) "
                             f"('{PLACEHOLDER_PREFIX}*', from a DFEW release import) are not "
@@ -112,9 +130,10 @@ def _html(blocks) -> str:
 
 
 def write_report(session: Session, out_dir, *, raters: int,
-                 threshold: int = DEFAULT_THRESHOLD, seed: int = DEFAULT_SEED) -> dict:
+                 threshold: int = DEFAULT_THRESHOLD, seed: int = DEFAULT_SEED,
+                 check_raters: bool = False) -> dict:
     """Write OUT_DIR/report.md, report.html and the figures; returns their paths and the
-    views they show."""
+    views they show. `check_raters`: refuse a typed --raters that few clips have."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -122,11 +141,12 @@ def write_report(session: Session, out_dir, *, raters: int,
         raise LabelsError(f"cannot create the report folder {out}: {exc.strerror}") from None
     matrix = vote_matrix(session)  # one grouped query shared by every view
     kappas = [kappa_view(session, raters=raters, subset=subset, threshold=threshold,
-                         seed=seed, matrix=matrix) for subset in ("all", "single")]
+                         seed=seed, matrix=matrix, check_raters=check_raters)
+              for subset in ("all", "single")]
     labels_view, subset = single_label_view(session, raters=raters, threshold=threshold,
                                             matrix=matrix)
     people = annotator_view(session)
-    complete, _ = rated_matrix(session, raters, matrix=matrix)
+    complete, _ = counted_table(session, raters, matrix)
 
     figures = {}
     totals = complete.to_numpy().sum(axis=0)

@@ -46,7 +46,8 @@ def test_fleiss_1971_diagnoses(cli, tmp_path):
     root = _workspace(cli, tmp_path, 30, 6)
     _import(cli, root, tmp_path, reference.diagnoses.tolist())
     view = _kappa(cli, root, "--raters", "6")
-    assert (view["N"], view["n"], view["left_out_fewer_votes"]) == (30, 6, 0)
+    assert (view["N"], view["n"], view["left_out_fewer_than_min_votes"]) == (30, 6, 0)
+    assert view["vote_counts"] == {"6": 30}
     assert view["overall"]["kappa"] == pytest.approx(0.4302, abs=5e-5)
     assert view["overall"]["band"] == "moderate"
     low, high = view["overall"]["ci_low"], view["overall"]["ci_high"]
@@ -54,13 +55,12 @@ def test_fleiss_1971_diagnoses(cli, tmp_path):
     assert [row["emotion"] for row in view["per_category"]][:5] == [
         "happy", "sad", "neutral", "angry", "surprise"]
     assert view["per_category"][5]["undefined_reason"] == "no vote for disgust"
-    # The default configuration (10 raters per clip) leaves every 6-vote clip out.
-    result = cli("-w", root, "kappa")
-    assert result.exit_code == 1
-    assert result.stderr == (
-        "Error: none of the 30 clip(s) with votes has all 10 votes yet, so there is nothing "
-        "to measure; wait for the remaining votes, or set [annotation] raters_per_clip in "
-        "dfew.toml (or --raters) if clips get fewer raters\n")
+    assert "complete_only" not in view  # every clip has 6 votes: statsmodels' value itself
+    # The default configuration (10 raters per clip) uses the 6-vote clips all the same:
+    # raters_per_clip is the n of the single-label share, not a filter.
+    default = _kappa(cli, root)
+    assert default["overall"]["kappa"] == view["overall"]["kappa"]
+    assert (default["N"], default["n"], default["raters_per_clip"]) == (30, 6, 10)
 
 
 def test_fourteen_raters_table(cli, tmp_path):
@@ -73,10 +73,11 @@ def test_fourteen_raters_table(cli, tmp_path):
 
 def test_per_category_hand_values_and_output_formats(cli, tmp_path):
     # 4 clips x 3 raters, see tests/unit/test_labels_agreement.py for the hand computation.
+    # The fifth clip has 1 vote: left out (agreement needs 2).
     root = _workspace(cli, tmp_path, 5, 3)
-    _import(cli, root, tmp_path, [[1, 1, 1], [1, 1, 2], [2, 2, 7], [7, 7, 7], [3, 3]])
+    _import(cli, root, tmp_path, [[1, 1, 1], [1, 1, 2], [2, 2, 7], [7, 7, 7], [3]])
     view = _kappa(cli, root, "--raters", "3", "--bootstrap", "0")
-    assert view["left_out_fewer_votes"] == 1
+    assert view["left_out_fewer_than_min_votes"] == 1
     kappas = {row["emotion"]: row["kappa"] for row in view["per_category"]}
     assert kappas["happy"] == pytest.approx(23 / 35, abs=1e-6)
     assert kappas["sad"] == pytest.approx(1 / 9, abs=1e-6)
@@ -84,10 +85,11 @@ def test_per_category_hand_values_and_output_formats(cli, tmp_path):
     assert view["overall"]["kappa"] == pytest.approx(46 / 94, abs=1e-6)
     assert view["overall"]["ci_low"] is None
     table = cli("-w", root, "kappa", "--raters", "3", "--bootstrap", "0").stdout.splitlines()
-    assert table[:3] == ["Fleiss' kappa, all clips: N = 4 clips x n = 3 votes",
-                         "(1 clip(s) with fewer than 3 votes left out)",
-                         "kappa = 0.4894  moderate agreement (Landis & Koch)"]
-    assert table[5].split() == ["happy", "0.4167", "0.6571", "—", "substantial"]
+    assert table[:4] == ["Fleiss' kappa, all clips: N = 4 clips x n = 3 votes",
+                         "left out: 1 clip(s) with fewer than 2 counted votes",
+                         "kappa = 0.4894  moderate agreement (Landis & Koch)",
+                         "Krippendorff's alpha (nominal) = 0.5319"]
+    assert table[6].split() == ["happy", "0.4167", "0.6571", "—", "substantial"]
     markdown = cli("-w", root, "kappa", "--raters", "3", "--format", "markdown").stdout
     assert "| emotion | p | kappa | ci | band |" in markdown
     assert "| neutral | 0.0000 | — | — | no vote for neutral |" in markdown
@@ -104,19 +106,25 @@ def test_degenerate_kappa_is_explained(cli, tmp_path):
         "agreement are both 1, so kappa = (P - Pe) / (1 - Pe) is 0/0, undefined\n")
     one = cli("-w", root, "kappa", "--raters", "1")
     assert one.exit_code == 1
-    assert one.stderr.startswith("Error: 3 clip(s) have more votes than the 1 raters per clip")
+    assert one.stderr == (
+        "Error: --raters 1 matches 0 of the 3 clip(s) with at least 2 counted votes (2 votes: "
+        "3 clips); --raters is the number of votes a clip is meant to get (the n of the "
+        "single-label rule l_k / n_i > R / n), not a filter: every clip with at least 2 "
+        "counted votes is used whatever its count. Pass the count most clips have, or leave "
+        "--raters out to use [annotation] raters_per_clip from dfew.toml\n")
 
 
-def test_more_votes_than_raters_is_an_error_naming_the_clips(cli, tmp_path):
+def test_a_clip_with_more_votes_than_the_raters_is_used(cli, tmp_path):
+    # Issue 13: one clip with 11 votes used to stop kappa and labels for the whole dataset.
     root = _workspace(cli, tmp_path, 2, 11)
     _import(cli, root, tmp_path, [[1] * 11, [2] * 10])
-    for command in (["kappa"], ["labels"]):
-        result = cli("-w", root, *command)
-        assert result.exit_code == 1
-        assert result.stderr == (
-            "Error: 1 clip(s) have more votes than the 10 raters per clip (clip 1: 11 votes); "
-            "set [annotation] raters_per_clip in dfew.toml (or pass --raters) to the number "
-            "of votes every clip gets\n")
+    view = _kappa(cli, root)
+    assert (view["N"], view["n"], view["vote_counts"]) == (2, None, {"10": 1, "11": 1})
+    assert view["complete_only"] == {"n": 10, "N": 1, "kappa": None,
+                                     "undefined_reason": view["complete_only"][
+                                         "undefined_reason"]}
+    labels = json.loads(cli("-w", root, "labels", "--json").stdout)
+    assert labels["single_labelled"] == 2 and labels["votes_needed"] == {"10": 7, "11": 7}
 
 
 def test_no_votes(cli, tmp_path):
@@ -136,28 +144,35 @@ def test_labels_threshold_boundary_and_table2(cli, tmp_path):
         [7] * 10,                 # fear, 2-5s
         [5] * 8 + [7] * 2,        # surprise, 5s+ (exactly 5 s)
         [1] * 9 + [3],            # happy, 5s+
-        [2] * 9,                  # 9 votes: left out
+        [2] * 9,                  # 9 votes: sad (9 of 9 > 60 %), 2-5s
     ])
     result = cli("-w", root, "labels", "--json", "--output", tmp_path / "labels.csv")
     view = json.loads(result.stdout)
-    assert (view["complete"], view["single_labelled"], view["left_out_fewer_votes"]) == (5, 4, 1)
+    assert (view["clips_used"], view["single_labelled"]) == (6, 5)
+    assert view["vote_counts"] == {"9": 1, "10": 5}
+    assert view["single_labelled_by_vote_count"] == {"9": 1, "10": 4}
+    assert view["votes_needed"] == {"9": 6, "10": 7}
     rows = {row["emotion"]: row for row in view["table2"]}
     assert rows["happy"] == {"emotion": "happy", "code": 1, "0-2s": 1, "2-5s": 0, "5s+": 1,
-                             "total": 2, "percent": 50.0}
+                             "total": 2, "percent": 40.0}
     assert rows["fear"]["2-5s"] == 1 and rows["surprise"]["5s+"] == 1
-    assert rows["Total"] == {"emotion": "Total", "code": None, "0-2s": 1, "2-5s": 1, "5s+": 2,
-                             "total": 4, "percent": 100.0}
-    assert (tmp_path / "labels.csv").read_text() == "clip_id,label\n1,1\n3,7\n4,5\n5,1\n"
+    assert rows["sad"]["2-5s"] == 1
+    assert rows["Total"] == {"emotion": "Total", "code": None, "0-2s": 1, "2-5s": 2, "5s+": 2,
+                             "total": 5, "percent": 100.0}
+    assert (tmp_path / "labels.csv").read_text() == "clip_id,label\n1,1\n3,7\n4,5\n5,1\n6,2\n"
     text = cli("-w", root, "labels", "--threshold", "5").stdout.splitlines()
-    assert text[0] == ("single-labelled: 5 of 5 clips with 10 votes (100.00 %), more than 5 "
-                       "votes for one emotion")
-    assert text[4].split() == ["happy", "1", "1", "1", "3", "60.00"]
+    assert text[:2] == [
+        "single-labelled: 6 of 6 clips (100.00 %), more than 5 of 10 votes for one emotion "
+        "(more than 50 % of its counted votes)",
+        "counted votes per clip: 9 votes: 1 clip, 10 votes: 5 clips; a single label needs at "
+        "least 5 of 9, 6 of 10 votes for one emotion"]
+    assert text[4].split() == ["happy", "1", "1", "1", "3", "50.00"]
     bad = cli("-w", root, "labels", "--threshold", "10")
     assert bad.stderr == ("Error: --threshold 10 leaves no clip single-labelled: a label needs "
                           "more than 10 of the 10 votes; use a threshold below 10 (DFEW: 6 of "
                           "10)\n")
     single = _kappa(cli, root, "--subset", "single")
-    assert (single["N"], single["not_single_labelled"], single["threshold"]) == (4, 1, 6)
+    assert (single["N"], single["not_single_labelled"], single["threshold"]) == (5, 1, 6)
 
 
 def test_labels_demo_report_and_annotators(cli, tmp_path):

@@ -73,7 +73,8 @@ def test_plan_uses_single_labelled_kept_clips(workspace):
         plan = plan_folds(session, k=5, seed=0)
     assert len(plan.folds) == 20
     assert plan.left_out == {
-        "not single-labelled (no emotion with more than 6 votes)": 1,
+        "not single-labelled (no emotion with more than 6 of 10 votes, i.e. more than 60 % "
+        "of the clip's counted votes)": 1,
         "not kept by preprocessing (dfew-build preprocess)": 1}
     assert plan.imbalance()["size"] <= 1
 
@@ -135,3 +136,29 @@ def test_cli_folds(workspace, cli):
     result = cli("-w", workspace.root, "folds", "--k", "40")
     assert result.exit_code == 1
     assert "only 35 clip(s) can be split, fewer than k=40 folds" in result.stderr
+
+
+def test_counted_votes_decide_the_candidates_and_retired_clips_are_named(workspace):
+    from datetime import datetime, timezone
+
+    seed_clips(workspace, [1, 2, 3, 4, 5, 6, 7] * 2, votes_for_label=7)
+    with workspace.session() as session:
+        stored = save_folds(session, plan_folds(session, k=2, seed=0))
+        assert len(stored.folds) == 14
+        now = datetime.now(timezone.utc)
+        session.get(Clip, 3).retired_at = now
+        # a00 voted for every clip's label: without it 6 of 9 remain, still more than 60 %.
+        session.query(Person).filter_by(name="a00").one().excluded_at = now
+        session.flush()
+        plan = plan_folds(session, k=2, seed=0)
+        assert 3 not in plan.folds.index and len(plan.folds) == 13
+        assert plan.left_out == {"retired (dfew-build clips retire)": 1}
+        with pytest.raises(SplitError) as error:
+            save_folds(session, plan)
+        assert str(error.value) == (
+            "scheme 'default' already holds different folds (14 clips, 1 of them retired: 3); "
+            "pass --replace to overwrite it without the retired clips, or --scheme NAME to "
+            "store a new scheme")
+        replaced = save_folds(session, plan, replace=True)
+        assert replaced.status == "replaced" and replaced.retired_dropped == [3]
+        assert 3 not in load_folds(session).index
