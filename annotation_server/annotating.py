@@ -1,12 +1,20 @@
-"""What the annotator page reads and writes: their queue, progress, votes and history."""
+"""What the annotator page reads and writes: their queue, progress, votes and history.
+
+A person's queue holds their assignments on clips in the campaign (cut, accepted, not
+retired); an excluded annotator's queue is empty. It is shown in the order of
+dfew_build.annotation.assign.QueueOrder (seeded random per annotator by default).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Assignment, Clip, Vote, utcnow
+from dfew_build.annotation.assign import QueueOrder
+from dfew_build.db.models import Assignment, Clip, Person, Vote, utcnow
+
+ID_ORDER = QueueOrder("id")
 
 
 class NotAssigned(Exception):
@@ -14,11 +22,13 @@ class NotAssigned(Exception):
 
 
 def _assigned(person_id: int):
-    """The person's assignments on clips that are cut and accepted."""
+    """The person's assignments on clips that are cut, accepted and not retired; none for
+    an excluded annotator."""
     return (select(Assignment.clip_id)
             .join(Clip, Clip.id == Assignment.clip_id)
             .where(Assignment.annotator_id == person_id, Clip.path.is_not(None),
-                   Clip.status == "accepted"))
+                   Clip.status == "accepted", Clip.retired_at.is_(None),
+                   ~exists().where(Person.id == person_id, Person.excluded_at.is_not(None))))
 
 
 def is_assigned(db: Session, clip_id: int, person_id: int) -> bool:
@@ -40,12 +50,23 @@ def _unvoted(person_id: int):
             .order_by(Assignment.clip_id))
 
 
-def next_clip_id(db: Session, person_id: int, skip: set[int]) -> int | None:
-    """The lowest-numbered assigned clip without this person's vote, not in `skip`."""
+def next_clip_id(db: Session, person_id: int, skip: set[int],
+                 order: QueueOrder = ID_ORDER) -> int | None:
+    """The first clip of the person's queue without their vote, not in `skip`: the
+    lowest-numbered one with `id` order, else the one with the smallest queue key (a reload
+    gives the same clip; voting moves on to the next)."""
     query = _unvoted(person_id)
     if skip:
         query = query.where(Assignment.clip_id.not_in(skip))
-    return db.scalar(query.limit(1))
+    if order.kind == "id":
+        return db.scalar(query.limit(1))
+    clip_ids = db.scalars(query).all()
+    return min(clip_ids, key=lambda c: order.key(person_id, c)) if clip_ids else None
+
+
+def queue(db: Session, person_id: int, order: QueueOrder = ID_ORDER) -> list[int]:
+    """The person's unvoted clips in the order they will be shown (problem reports aside)."""
+    return order.sort(person_id, db.scalars(_unvoted(person_id)).all())
 
 
 def unvoted_among(db: Session, person_id: int, clip_ids: set[int]) -> list[int]:
@@ -108,9 +129,12 @@ def _dialect_insert(db: Session):
     return insert
 
 
-def history(db: Session, person_id: int, limit: int = 1000) -> list[tuple[int, int, object]]:
-    """(clip_id, emotion, updated_at) of the person's votes, newest first."""
-    return list(db.execute(
-        select(Vote.clip_id, Vote.emotion, Vote.updated_at)
+def history(db: Session, person_id: int,
+            limit: int = 1000) -> list[tuple[int, int, object, bool]]:
+    """(clip_id, emotion, updated_at, retired) of the person's votes, newest first; a vote
+    on a retired clip is listed but can no longer be changed."""
+    return [tuple(row) for row in db.execute(
+        select(Vote.clip_id, Vote.emotion, Vote.updated_at, Clip.retired_at.is_not(None))
+        .join(Clip, Clip.id == Vote.clip_id)
         .where(Vote.annotator_id == person_id)
-        .order_by(Vote.updated_at.desc(), Vote.id.desc()).limit(limit)).all())
+        .order_by(Vote.updated_at.desc(), Vote.id.desc()).limit(limit))]

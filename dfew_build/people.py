@@ -1,22 +1,31 @@
-"""People: annotators, extractors and admins, and their login tokens.
+"""People: annotators, extractors and admins, their login tokens, and exclusion.
 
 A login token is a random URL-safe string shown once (in a login link). Only its SHA-256
 is stored: the token carries 256 bits of entropy, so a plain hash cannot be brute-forced
 and lets the server find the person with one indexed lookup. Issuing a new link replaces
 the hash, which invalidates the old link and every session opened with it.
+
+Deactivating and excluding are different things:
+- `deactivate`: the person can no longer log in; an annotator's votes keep counting.
+- `exclude` (annotators only): their votes stay stored but count nowhere (agreement, labels,
+  quality, folds, exports), they get no clips and their queue is empty; they can still log
+  in (and see their history) unless deactivated too. `include` undoes it.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import secrets
 import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import PERSON_ROLES, Person
+from dfew_build.db.models import PERSON_ROLES, Person, utcnow
 from dfew_build.errors import PeopleError
 
 TOKEN_BYTES = 32
@@ -74,7 +83,9 @@ def _clean_name(name: str) -> str:
 
 def _check_role(role: str) -> str:
     if role not in PERSON_ROLES:
-        raise PeopleError(f"unknown role {role!r}: use one of {', '.join(PERSON_ROLES)}")
+        close = difflib.get_close_matches(str(role).lower(), PERSON_ROLES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise PeopleError(f"unknown role {role!r}{hint}: use one of {', '.join(PERSON_ROLES)}")
     return role
 
 
@@ -115,11 +126,115 @@ def issue_token(session: Session, name: str) -> tuple[Person, str]:
     """A new login token for a person; their old link and sessions stop working."""
     person = get_person(session, name)
     if not person.active:
-        raise PeopleError(f"{person.name!r} is deactivated; reactivate them first with: "
-                          f"dfew-build people activate {person.name!r}")
+        raise PeopleError(_deactivated(person))
     token, person.token_hash = new_token()
     session.flush()
     return person, token
+
+
+def _deactivated(person: Person) -> str:
+    return (f"{person.name!r} is deactivated; reactivate them first with: "
+            f"dfew-build people activate {person.name!r}")
+
+
+def issue_tokens(session: Session, names=None, *, role: str | None = None
+                 ) -> tuple[list[tuple[Person, str]], list[tuple[str, str]]]:
+    """New login tokens for several people: those named, or (names None) every active
+    person (of `role`, when given). Returns ([(person, token)], [(name, why skipped)]);
+    a name that cannot get a link (unknown, deactivated) does not stop the others. Each
+    old link stops working."""
+    if role is not None:
+        _check_role(role)
+    issued, skipped = [], []
+    if names is None:
+        for person in list_people(session, role=role):
+            if not person.active:
+                skipped.append((person.name, _deactivated(person)))
+                continue
+            token, person.token_hash = new_token()
+            issued.append((person, token))
+    else:
+        for name in dict.fromkeys(names):
+            try:
+                issued.append(issue_token(session, name))
+            except PeopleError as exc:
+                skipped.append((normalize_name(name), str(exc)))
+    session.flush()
+    return issued, skipped
+
+
+@dataclass
+class PeopleImport:
+    """What `add_people_from_csv` did, row by row (lines are file lines; the header is 1)."""
+
+    source: Path
+    rows: int = 0
+    added: list[tuple[int, Person, str]] = field(default_factory=list)  # (line, person, token)
+    existing: list[tuple[int, str, str]] = field(default_factory=list)  # (line, name, role)
+    refused: list[tuple[int, str]] = field(default_factory=list)        # (line, reason)
+
+    def messages(self) -> list[str]:
+        """One line per row that added nobody, in file order."""
+        lines = [(line, f"{name!r} already exists (role {role}); not added again (a new "
+                        f"link: dfew-build people link {name!r})")
+                 for line, name, role in self.existing] + list(self.refused)
+        return [f"{self.source.name} line {line}: {text}" for line, text in sorted(lines)]
+
+    def summary(self) -> dict:
+        return {"rows": self.rows, "added": len(self.added), "already_present":
+                len(self.existing), "refused": len(self.refused)}
+
+
+def add_people_from_csv(session: Session, path: str | Path,
+                        default_role: str | None = None) -> PeopleImport:
+    """Add the people of a CSV file with columns name and role (any order, case-insensitive;
+    other columns are ignored). A bad row (empty name, unknown role, a name twice in the
+    file) is reported by line and the other rows go on; a name that already exists is
+    reported and left as it is. default_role fills an empty or missing role column.
+    Raises PeopleError when the file as a whole cannot be used (unreadable, no name column).
+    """
+    from dfew_build.csvinput import read_user_csv
+
+    path = Path(path)
+    header, reader = read_user_csv(path, what="people CSV", needs="columns name and role",
+                                   error=PeopleError)
+    columns = [h.strip().lower() for h in header]
+    if "name" not in columns or ("role" not in columns and default_role is None):
+        missing = [c for c in ("name", "role") if c not in columns]
+        raise PeopleError(f"{path} has no {' or '.join(missing)} column: the header is "
+                          f"{', '.join(header)}; it needs columns name and role (annotator, "
+                          "extractor or admin)" + (" or --role ROLE for every row"
+                                                   if "name" in columns else ""))
+    if default_role is not None:
+        _check_role(default_role)
+    report = PeopleImport(path)
+    seen: dict[str, int] = {}
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        report.rows += 1
+        row = dict(zip(columns, (v.strip() for v in values)))
+        try:
+            name = _clean_name(row.get("name", ""))
+            role = row.get("role") or default_role
+            if not role:
+                raise PeopleError(f"the role column is empty: use one of "
+                                  f"{', '.join(PERSON_ROLES)} (or give --role for such rows)")
+            role = _check_role(role)
+            if name in seen:
+                raise PeopleError(f"{name!r} is already on line {seen[name]} of this file")
+            seen[name] = line
+            existing = find_person(session, name)
+            if existing is not None:
+                report.existing.append((line, existing.name, existing.role))
+                continue
+            person, token = add_person(session, name, role)
+        except PeopleError as exc:
+            report.refused.append((line, str(exc)))
+            continue
+        report.added.append((line, person, token))
+    return report
 
 
 def deactivate(session: Session, name: str) -> Person:
@@ -135,6 +250,54 @@ def activate(session: Session, name: str) -> Person:
     person.active = True
     session.flush()
     return person
+
+
+def exclude(session: Session, name: str, reason: str) -> tuple[Person, bool]:
+    """Exclude an annotator: (person, True) if newly excluded, (person, False) if they were
+    excluded already (their first reason and time are kept).
+
+    Their votes stay stored and count nowhere; they get no new clips (`assign` releases
+    their unvoted assignments and tops the clips up with other annotators). PeopleError
+    for an empty reason or someone who is not an annotator."""
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise PeopleError("the reason is empty: say why the annotator is excluded (e.g. "
+                          "--reason 'says sad for neutral')")
+    person = get_person(session, name)
+    if person.role != "annotator":
+        raise PeopleError(f"{person.name!r} is {_article(person.role)} {person.role}; only "
+                          "annotators are excluded (their votes stop counting); to stop "
+                          f"someone logging in use: dfew-build people deactivate "
+                          f"{person.name!r}")
+    if person.excluded_at is not None:
+        return person, False
+    person.excluded_at, person.excluded_reason = utcnow(), text[:2000]
+    session.flush()
+    return person, True
+
+
+def include(session: Session, name: str) -> tuple[Person, bool]:
+    """Undo `exclude`: their stored votes count again; (person, changed)."""
+    person = get_person(session, name)
+    if person.excluded_at is None:
+        return person, False
+    person.excluded_at = person.excluded_reason = None
+    session.flush()
+    return person, True
+
+
+def vote_count(session: Session, person: Person) -> int:
+    """How many votes the person has stored (counted or not)."""
+    from sqlalchemy import func
+
+    from dfew_build.db.models import Vote
+
+    return session.scalar(select(func.count()).select_from(Vote)
+                          .where(Vote.annotator_id == person.id)) or 0
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def person_for_token(session: Session, token: str) -> Person | None:
@@ -154,7 +317,9 @@ def session_key(person: Person) -> str:
 
 def person_dict(person: Person) -> dict:
     return {"id": person.id, "name": person.name, "role": person.role,
-            "active": person.active, "created_at": person.created_at}
+            "active": person.active, "created_at": person.created_at,
+            "excluded": person.excluded_at is not None, "excluded_at": person.excluded_at,
+            "excluded_reason": person.excluded_reason}
 
 
 def configured_base_url(config: dict) -> str:

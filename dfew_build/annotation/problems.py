@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import PROBLEM_KINDS, Person, ProblemReport, utcnow
+from dfew_build.db.models import PROBLEM_KINDS, Clip, Person, ProblemReport, utcnow
 from dfew_build.errors import VoteError
 
 PROBLEM_LABELS = {"no_face": "No face visible", "several_faces": "Several faces, unclear whose",
@@ -51,15 +51,27 @@ def reported_clip_ids(session: Session, reporter_id: int) -> set[int]:
 
 
 def list_problems(session: Session, *, open_only: bool = True, limit: int = 500) -> list[dict]:
-    query = (select(ProblemReport, Person.name)
+    """Problem reports, newest first, with whether their clip is retired (and why) and how
+    many open reports the clip has: what an admin needs to decide on retiring it."""
+    query = (select(ProblemReport, Person.name, Clip.retired_at, Clip.retired_reason)
              .join(Person, Person.id == ProblemReport.reporter_id)
+             .join(Clip, Clip.id == ProblemReport.clip_id)
              .order_by(ProblemReport.created_at.desc(), ProblemReport.id.desc()).limit(limit))
     if open_only:
         query = query.where(ProblemReport.resolved_at.is_(None))
-    return [{"id": r.id, "clip_id": r.clip_id, "reporter": name, "kind": r.kind,
+    rows = [{"id": r.id, "clip_id": r.clip_id, "reporter": name, "kind": r.kind,
              "label": PROBLEM_LABELS[r.kind], "note": r.note, "created_at": r.created_at,
-             "resolved_at": r.resolved_at}
-            for r, name in session.execute(query)]
+             "resolved_at": r.resolved_at, "clip_retired": retired_at is not None,
+             "clip_retired_reason": reason}
+            for r, name, retired_at, reason in session.execute(query)]
+    open_per_clip = dict(session.execute(
+        select(ProblemReport.clip_id, func.count()).where(
+            ProblemReport.resolved_at.is_(None),
+            ProblemReport.clip_id.in_({row["clip_id"] for row in rows}))
+        .group_by(ProblemReport.clip_id)).all()) if rows else {}
+    for row in rows:
+        row["clip_open_reports"] = open_per_clip.get(row["clip_id"], 0)
+    return rows
 
 
 def resolve_problem(session: Session, report_id: int) -> bool:

@@ -9,37 +9,55 @@ from dfew_build.cli.base import echo_json, pass_state
 
 @click.command()
 @click.option("--per-clip", type=click.IntRange(1, 1000), metavar="N",
-              help="Distinct annotators per clip (default: [annotation] raters_per_clip in "
+              help="Counted annotators per clip (default: [annotation] raters_per_clip in "
                    "dfew.toml, 10 as in DFEW).")
 @click.option("--seed", default=0, show_default=True, type=int,
               help="Seed for breaking ties; the same seed and database give the same result.")
+@click.option("--require-faces/--no-require-faces", default=None,
+              help="Only clips whose preprocessing kept a face (dfew-build preprocess); "
+                   "unvoted assignments of other clips are released. Default: [annotation] "
+                   "require_faces in dfew.toml, else off.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
-def assign(state, per_clip, seed, as_json) -> None:
-    """Give every cut, accepted clip N distinct active annotators.
+def assign(state, per_clip, seed, require_faces, as_json) -> None:
+    """Give every cut, accepted clip N counted annotators (distinct, active, not excluded).
 
     Loads are balanced (assignments per annotator differ by at most one where the pool
-    allows). Re-running adds only what is missing. Unvoted assignments of deactivated
-    annotators go to others; a clip someone voted on stays theirs. Fails, writing
-    nothing, when a clip cannot get N distinct active annotators.
+    allows). Re-running adds only what is missing. Unvoted assignments of deactivated or
+    excluded annotators go to others; a clip someone voted on stays theirs, and a clip
+    whose votes by an excluded annotator no longer count gets a replacement. Retired
+    clips are left out. Fails, writing nothing, when a clip cannot get N distinct active
+    annotators. Each annotator sees their clips in their own random order ([annotation]
+    order = "id" in dfew.toml for ascending clip ids).
     """
-    from dfew_build.annotation.assign import assign_clips
+    from dfew_build.annotation.assign import assign_clips, queue_order
 
     workspace = state.workspace()
     n = per_clip or workspace.config["annotation"]["raters_per_clip"]
+    order = queue_order(workspace.config)
+    if require_faces is None:
+        require_faces = bool(workspace.config["annotation"].get("require_faces", False))
     with workspace.session() as session:
-        report = assign_clips(session, n, seed=seed)
+        report = assign_clips(session, n, seed=seed, require_faces=require_faces)
     summary = report.as_dict()
     if as_json:
-        echo_json(summary)
+        echo_json({**summary, "queue_order": order.kind, "queue_seed": order.seed})
         return
+    faces = ""
+    if require_faces:
+        faces = (f"; left out by --require-faces: {report.not_preprocessed} clip(s) not "
+                 f"preprocessed, {report.no_face} without a kept face")
+        if report.released_no_face:
+            faces += f" ({report.released_no_face} unvoted assignment(s) released)"
     if not report.clips:
         click.echo("no clips to assign yet: clips are assignable once cut "
-                   "(dfew-build clips cut) and accepted")
+                   "(dfew-build clips cut) and accepted"
+                   + (" and preprocessing kept a face (dfew-build preprocess)"
+                      if require_faces else "") + faces)
         return
-    released = f", {report.released} released from deactivated annotators" \
+    released = f", {report.released} released from deactivated or excluded annotators" \
         if report.released else ""
-    loads = report.loads.values()
+    loads = list(report.loads.values()) or [0]
     click.echo(f"{report.added} assignment(s) added{released}; {report.clips} clip(s) with "
                f"{n} annotators each; {len(report.loads)} annotators, "
-               f"{min(loads)}-{max(loads)} clips each")
+               f"{min(loads)}-{max(loads)} clips each{faces}")

@@ -1,4 +1,4 @@
-"""`dfew-build clips import|propose|confirm|reject|cut|list|stats`."""
+"""`dfew-build clips import|propose|confirm|reject|retire|restore|cut|list|stats`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def _parse_ids(values: tuple[str, ...]) -> list[int]:
 
 @click.group()
 def clips() -> None:
-    """Clips cut from movies: import, propose, confirm/reject, cut, list, stats.
+    """Clips cut from movies: import, propose, confirm/reject, retire/restore, cut, list,
+    stats.
 
     DFEW's rules (dfew.toml [clips]): at most 20 accepted clips per movie, clip
     lengths within 0.5-10 s, no clip overlapping another of the same movie by more than
@@ -62,12 +63,15 @@ def import_(state, csv_path, allow_overlap, as_json, strict) -> None:
     """
     from dfew_build.clips.importer import import_clips
 
-    report = import_clips(state.workspace(), csv_path, allow_overlap=allow_overlap)
+    workspace = state.workspace()
+    report = import_clips(workspace, csv_path, allow_overlap=allow_overlap)
     summary = report.summary()
     if as_json:
         echo_json(report.as_dict())
     else:
         for message in report.messages():
+            click.echo(message, err=True)
+        for message in _typo_warnings(workspace, report.new_extractors):
             click.echo(message, err=True)
         extractors = (f"; new extractors: {', '.join(report.new_extractors)}"
                       if report.new_extractors else "")
@@ -77,6 +81,25 @@ def import_(state, csv_path, allow_overlap, as_json, strict) -> None:
     if summary["refused"] and (strict or not stored):
         raise click.ClickException(f"{summary['refused']} of {summary['rows']} rows refused"
                                    + ("; see the reasons above" if not as_json else ""))
+
+
+def _typo_warnings(workspace, new_names: list[str]) -> list[str]:
+    """A warning for each new extractor whose name is close to another extractor's."""
+    if not new_names:
+        return []
+    from dfew_build.clips.library import close_names, extractor_names
+
+    with workspace.session() as session:
+        known = extractor_names(session)
+    warnings = []
+    for name in new_names:
+        close = close_names(name, [k for k in known if k != name])
+        if close:
+            warnings.append(f"warning: new extractor {name!r} looks like "
+                            + " or ".join(repr(c) for c in close)
+                            + f"; if it is a typo, see its clips with: dfew-build clips list "
+                            f"--extractor {name!r}")
+    return warnings
 
 
 @clips.command("propose")
@@ -98,14 +121,14 @@ def propose(state, movies, again, detector, model_dir, device, as_json) -> None:
     Candidates get status `candidate`; confirm them with `clips confirm IDS` (or on the
     extractor web page) before they count as clips.
     """
-    from dfew_build.clips.propose import propose_clips
-    from dfew_build.faces.detectors import create_detector
+    from dfew_build.clips.propose import propose_clips, proposal_detector
 
     workspace = state.workspace()
     movie_refs = [ref for value in movies for ref in value.split(",") if ref.strip()]
     report = propose_clips(
         workspace, movie_refs or None, again=again, progress=show_progress(),
-        make_detector=lambda: create_detector(detector, model_dir=model_dir, device=device))
+        make_detector=lambda: proposal_detector(workspace, detector, model_dir=model_dir,
+                                                device=device))
     if as_json:
         echo_json(report.as_dict())
         return
@@ -124,9 +147,9 @@ def propose(state, movies, again, detector, model_dir, device, as_json) -> None:
         click.echo("review them with: dfew-build clips list --status candidate")
 
 
-def _batch_output(outcome, verb: str, as_json: bool) -> None:
+def _batch_output(outcome, verb: str, as_json: bool, extra: dict | None = None) -> None:
     if as_json:
-        echo_json(outcome.as_dict())
+        echo_json({**outcome.as_dict(), **(extra or {})})
     else:
         for clip_id, reason in outcome.refused.items():
             click.echo(f"refused: {reason}" if reason.startswith("clip ")
@@ -139,18 +162,28 @@ def _batch_output(outcome, verb: str, as_json: bool) -> None:
 
 @clips.command("confirm")
 @click.argument("ids", nargs=-1, required=True)
-@click.option("--extractor", metavar="NAME", help="The extractor who confirms (credited).")
+@click.option("--extractor", metavar="NAME", help="The extractor who confirms (credited); "
+              "must be a known extractor unless --new-extractor is given.")
+@click.option("--new-extractor", is_flag=True,
+              help="Add --extractor NAME as a new extractor if nobody has that name.")
 @click.option("--allow-overlap", is_flag=True, help="Confirm despite overlapping clips.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def confirm(state, ids, extractor, allow_overlap, as_json) -> None:
-    """Accept candidate clips IDS (like `3 5 8-12`); the per-movie limit applies."""
+def confirm(state, ids, extractor, new_extractor, allow_overlap, as_json) -> None:
+    """Accept candidate clips IDS (like `3 5 8-12`); the per-movie limit applies.
+
+    An unknown --extractor name is refused (naming the known extractors it resembles), so
+    a typo does not become a new extractor with a bonus of its own; --new-extractor adds it.
+    """
     from dfew_build.clips.library import confirm_clips
 
+    if new_extractor and not extractor:
+        raise click.UsageError("--new-extractor needs --extractor NAME")
     workspace = state.workspace()
+    ids = _parse_ids(ids)
     with workspace.session() as session:
-        outcome = confirm_clips(session, workspace.config, _parse_ids(ids),
-                                extractor=extractor, allow_overlap=allow_overlap)
+        outcome = confirm_clips(session, workspace.config, ids, extractor=extractor,
+                                allow_overlap=allow_overlap, new_extractor=new_extractor)
     _batch_output(outcome, "confirmed", as_json)
 
 
@@ -166,6 +199,49 @@ def reject(state, ids, as_json) -> None:
     with workspace.session() as session:
         outcome = reject_clips(session, _parse_ids(ids))
     _batch_output(outcome, "rejected", as_json)
+
+
+@clips.command("retire")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--reason", required=True, metavar="TEXT",
+              help="Why (stored with the time), e.g. 'no face visible'.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def retire(state, ids, reason, as_json) -> None:
+    """Take accepted clips IDS out of the campaign (like `3 5 8-12`).
+
+    A retired clip keeps its row, file, assignments and votes, with the reason and the
+    time; it leaves the annotators' queues and `assign`, and agreement, labels, folds and
+    exports count none of its votes. `clips restore IDS` puts it back. Candidates are
+    rejected (`clips reject`), not retired.
+    """
+    from dfew_build.clips.library import retire_clips, stored_votes
+
+    workspace = state.workspace()
+    ids = _parse_ids(ids)
+    with workspace.session() as session:
+        outcome = retire_clips(session, ids, reason)
+        votes = stored_votes(session, outcome.done)
+    _batch_output(outcome, "retired", as_json, extra={"votes_kept": votes})
+    if outcome.done and not as_json:
+        click.echo(f"{votes} vote(s) on the retired clip(s) stay stored and count nowhere; "
+                   "undo with: dfew-build clips restore IDS")
+
+
+@clips.command("restore")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_state
+def restore(state, ids, as_json) -> None:
+    """Put retired clips IDS back in the campaign: their votes count again and their
+    unvoted assignments return to the annotators' queues."""
+    from dfew_build.clips.library import restore_clips
+
+    workspace = state.workspace()
+    ids = _parse_ids(ids)
+    with workspace.session() as session:
+        outcome = restore_clips(session, ids)
+    _batch_output(outcome, "restored", as_json)
 
 
 @clips.command("cut")
@@ -201,16 +277,19 @@ def cut(state, jobs, as_json) -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--source", type=click.Choice(SOURCES), help="Only this source.")
 @click.option("--extractor", metavar="NAME", help="Only this extractor's clips.")
+@click.option("--retired/--not-retired", default=None,
+              help="Only retired clips / only clips still in the campaign (default: both).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @pass_state
-def list_(state, movie, status, source, extractor, as_json) -> None:
-    """List clips with their movie, span, extractor, status and file."""
+def list_(state, movie, status, source, extractor, retired, as_json) -> None:
+    """List clips with their movie, span, extractor, status, file and retirement."""
     from dfew_build.clips.library import clip_dict, list_clips
 
     workspace = state.workspace()
     with workspace.session() as session:
         rows = [clip_dict(c) for c in list_clips(session, movie=movie, status=status,
-                                                 source=source, extractor=extractor)]
+                                                 source=source, extractor=extractor,
+                                                 retired=retired)]
     if as_json:
         echo_json(rows)
         return
@@ -220,8 +299,10 @@ def list_(state, movie, status, source, extractor, as_json) -> None:
     for row in rows:
         row["duration"] = f"{row['duration_s']:.3f}s"
         row["emotion"] = row["intended_emotion"]
+        row["retired"] = row["retired_reason"]
     click.echo(format_table(rows, ["id", "movie_id", "movie", "start", "end", "duration",
-                                   "extractor", "emotion", "source", "status", "path"]))
+                                   "extractor", "emotion", "source", "status", "path",
+                                   "retired"]))
     click.echo(f"{len(rows)} clips")
 
 

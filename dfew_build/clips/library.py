@@ -1,12 +1,15 @@
-"""Adding, confirming and rejecting clips under DFEW's rules (see rules.py).
+"""Adding, confirming, rejecting, retiring and restoring clips under DFEW's rules (rules.py).
 
 Every function takes an open SQLAlchemy session (the caller commits) and raises ClipError
 with a message that names the movie, clip or value at fault. Only `accepted` clips count
 toward the per-movie limit and the overlap rule; proposed candidates do not until confirmed.
+A retired clip (`retire_clip`) stays accepted, with its votes, and keeps its place under the
+per-movie limit; it only leaves the campaign (queues, assignment and every analysis).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import unicodedata
 from dataclasses import dataclass, field
@@ -16,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dfew_build.clips.rules import ClipRules, clip_rules, format_time, overlaps_too_much
-from dfew_build.db.models import CLIP_SOURCES, Clip, Movie, Person
+from dfew_build.db.models import CLIP_SOURCES, Clip, Movie, Person, Vote, utcnow
 from dfew_build.emotions import BY_CODE, Emotion, parse_emotion
 from dfew_build.errors import ClipError
 from dfew_build.people import find_person, name_variants, normalize_name
@@ -123,6 +126,46 @@ def find_extractor(session: Session, name: str) -> Person | None:
     if person is not None and person.role != "extractor":
         raise ClipError(f"{cleaned!r} is an {person.role}, not an extractor; name an extractor "
                         "(or add one with: dfew-build people add NAME --role extractor)")
+    return person
+
+
+def extractor_names(session: Session) -> list[str]:
+    """Every extractor's name, alphabetically."""
+    return sorted(session.scalars(select(Person.name).where(Person.role == "extractor")))
+
+
+def close_names(name: str, known, limit: int = 3) -> list[str]:
+    """Known names that look like a typo of `name` (difflib ratio >= 0.6, case-insensitive),
+    closest first."""
+    by_folded = {}
+    for known_name in known:
+        by_folded.setdefault(known_name.casefold(), known_name)
+    folded = difflib.get_close_matches(name.casefold(), list(by_folded), n=limit, cutoff=0.6)
+    return [by_folded[f] for f in folded if by_folded[f] != name]
+
+
+def unknown_extractor_message(session: Session, name: str) -> str:
+    """Why an unknown extractor name is refused, naming the known extractors it resembles."""
+    cleaned = clean_name(name)
+    known = extractor_names(session)
+    close = close_names(cleaned, known)
+    if close:
+        hint = "did you mean " + " or ".join(repr(n) for n in close) + "?"
+    elif known:
+        more = f" and {len(known) - 10} more" if len(known) > 10 else ""
+        shown = ", ".join(known[:10]) + more
+        hint = f"known extractors: {shown}"
+    else:
+        hint = "there are no extractors yet"
+    return (f"unknown extractor {cleaned!r} ({hint}); pass --new-extractor to add "
+            f"{cleaned!r} as a new extractor")
+
+
+def require_extractor(session: Session, name: str) -> Person:
+    """The existing extractor named so; ClipError naming close known names otherwise."""
+    person = find_extractor(session, name)
+    if person is None:
+        raise ClipError(unknown_extractor_message(session, name))
     return person
 
 
@@ -246,11 +289,15 @@ def _get_clip(session: Session, clip_id: int) -> Clip:
 
 
 def confirm_clip(session: Session, config: dict, clip_id: int, *,
-                 extractor: Person | str | None = None, allow_overlap: bool = False) -> Clip:
+                 extractor: Person | str | None = None, allow_overlap: bool = False,
+                 new_extractor: bool = True) -> Clip:
     """Turn a proposed candidate (or a rejected one) into an accepted clip.
 
     The per-movie limit and the overlap rule apply now, as for a new clip. The confirming
     extractor, when given, becomes the clip's extractor. An accepted clip is left as it is.
+    new_extractor: an unknown extractor name creates the extractor; with False it raises
+    ClipError naming the known extractors it resembles (what `clips confirm` does unless
+    --new-extractor is given, so a typo does not become a person).
     """
     rules = clip_rules(config)
     clip = _get_clip(session, clip_id)
@@ -262,7 +309,8 @@ def confirm_clip(session: Session, config: dict, clip_id: int, *,
     if isinstance(extractor, Person):
         person = extractor
     elif extractor is not None:
-        person = find_extractor(session, extractor)
+        person = (find_extractor(session, extractor) if new_extractor
+                  else require_extractor(session, extractor))
     try:
         check_limit_and_overlap(session, clip.movie, clip.start_s, clip.end_s, rules,
                                 allow_overlap=allow_overlap, exclude=clip.id)
@@ -282,7 +330,8 @@ def reject_clip(session: Session, clip_id: int) -> Clip:
     clip = _get_clip(session, clip_id)
     if clip.status == "accepted":
         raise ClipError(f"clip {clip.id} is accepted, not a candidate; only candidates can be "
-                        "rejected")
+                        f"rejected (take an accepted clip out of the campaign with: "
+                        f"dfew-build clips retire {clip.id} --reason TEXT)")
     clip.status = "rejected"
     session.flush()
     return clip
@@ -302,15 +351,20 @@ class BatchOutcome:
 
 
 def confirm_clips(session: Session, config: dict, ids, *, extractor: Person | str | None = None,
-                  allow_overlap: bool = False) -> BatchOutcome:
-    """confirm_clip for each id, in order; a refused id does not stop the others."""
+                  allow_overlap: bool = False, new_extractor: bool = True) -> BatchOutcome:
+    """confirm_clip for each id, in order; a refused id does not stop the others.
+
+    An unknown extractor name with new_extractor=False refuses the whole batch (ClipError)
+    before any clip changes: it is the same mistake for every id."""
+    if isinstance(extractor, str) and not new_extractor:
+        extractor = require_extractor(session, extractor)
     outcome = BatchOutcome()
     for clip_id in ids:
         try:
             with session.begin_nested():
                 before = _get_clip(session, clip_id).status
                 confirm_clip(session, config, clip_id, extractor=extractor,
-                             allow_overlap=allow_overlap)
+                             allow_overlap=allow_overlap, new_extractor=new_extractor)
         except ClipError as exc:
             outcome.refused[int(clip_id)] = str(exc)
             continue
@@ -331,6 +385,96 @@ def reject_clips(session: Session, ids) -> BatchOutcome:
     return outcome
 
 
+MAX_REASON = 2000
+
+
+def clean_reason(reason: str | None, what: str) -> str:
+    """A retire/exclude reason as stored: stripped, at most MAX_REASON characters; ClipError
+    when empty (campaign state always says why)."""
+    text = " ".join(str(reason or "").split())
+    if not text:
+        raise ClipError(f"the reason is empty: say why {what} (e.g. --reason "
+                        "'no face visible')")
+    return text[:MAX_REASON]
+
+
+def retire_clip(session: Session, clip_id: int, reason: str) -> bool:
+    """Take an accepted clip out of the campaign; True if it changes, False if it was retired
+    already (its first reason and time are kept).
+
+    The clip keeps its row, status, file, assignments and votes (DESIGN.md §3: campaign state
+    is data); it leaves annotator queues and assignment, and the analyses count none of its
+    votes. Candidates are rejected, not retired; ClipError says so.
+    """
+    reason = clean_reason(reason, "the clip is retired")
+    clip = _get_clip(session, clip_id)
+    if clip.status == "candidate":
+        raise ClipError(f"clip {clip.id} is a candidate, not an accepted clip; reject "
+                        f"candidates with: dfew-build clips reject {clip.id}")
+    if clip.status != "accepted":
+        raise ClipError(f"clip {clip.id} is {clip.status}; only accepted clips can be retired")
+    if clip.retired_at is not None:
+        return False
+    clip.retired_at, clip.retired_reason = utcnow(), reason
+    session.flush()
+    return True
+
+
+def restore_clip(session: Session, clip_id: int) -> bool:
+    """Put a retired clip back in the campaign; True if it changes, False if it was not
+    retired. Its votes count again and its unvoted assignments are back in their queues."""
+    clip = _get_clip(session, clip_id)
+    if clip.retired_at is None:
+        return False
+    clip.retired_at = clip.retired_reason = None
+    session.flush()
+    return True
+
+
+def retire_clips(session: Session, ids, reason: str) -> BatchOutcome:
+    """retire_clip for each id, in order; a refused id does not stop the others. An empty
+    reason refuses the whole batch (ClipError) before any clip changes."""
+    reason = clean_reason(reason, "the clips are retired")
+    return _each(ids, lambda clip_id: retire_clip(session, clip_id, reason))
+
+
+def restore_clips(session: Session, ids) -> BatchOutcome:
+    return _each(ids, lambda clip_id: restore_clip(session, clip_id))
+
+
+def _each(ids, change) -> BatchOutcome:
+    outcome = BatchOutcome()
+    for clip_id in map(int, ids):
+        try:
+            changed = change(clip_id)
+        except ClipError as exc:
+            outcome.refused[clip_id] = str(exc)
+            continue
+        (outcome.done if changed else outcome.unchanged).append(clip_id)
+    return outcome
+
+
+def stored_votes(session: Session, clip_ids) -> int:
+    """How many votes are stored on these clips (a retired clip keeps them)."""
+    ids = [int(c) for c in clip_ids]
+    if not ids:
+        return 0
+    return session.scalar(select(func.count()).select_from(Vote)
+                          .where(Vote.clip_id.in_(ids))) or 0
+
+
+def retired_clips(session: Session, limit: int = 500) -> list[dict]:
+    """Retired clips, most recently retired first: id, reason, when, votes stored."""
+    votes = (select(Vote.clip_id, func.count().label("n")).group_by(Vote.clip_id).subquery())
+    rows = session.execute(
+        select(Clip.id, Clip.retired_reason, Clip.retired_at, func.coalesce(votes.c.n, 0))
+        .outerjoin(votes, votes.c.clip_id == Clip.id)
+        .where(Clip.retired_at.is_not(None))
+        .order_by(Clip.retired_at.desc(), Clip.id.desc()).limit(limit)).all()
+    return [{"clip_id": cid, "reason": reason, "retired_at": when, "votes": n}
+            for cid, reason, when, n in rows]
+
+
 def clip_dict(clip: Clip) -> dict:
     movie = clip.movie
     return {
@@ -342,13 +486,20 @@ def clip_dict(clip: Clip) -> dict:
         "intended_emotion": BY_CODE[clip.intended_emotion].name
         if clip.intended_emotion else None,
         "source": clip.source, "status": clip.status, "path": clip.path, "sha256": clip.sha256,
+        "retired_at": clip.retired_at, "retired_reason": clip.retired_reason,
     }
 
 
 def list_clips(session: Session, *, movie: Movie | int | str | None = None,
                status: str | None = None, extractor: str | None = None,
-               source: str | None = None, cut: bool | None = None) -> list[Clip]:
+               source: str | None = None, cut: bool | None = None,
+               retired: bool | None = None) -> list[Clip]:
+    """Clips by id; each filter left None keeps every clip (retired: True only retired
+    clips, False only clips in the campaign)."""
     query = select(Clip).order_by(Clip.id)
+    if retired is not None:
+        query = query.where(Clip.retired_at.is_not(None) if retired
+                            else Clip.retired_at.is_(None))
     if movie is not None:
         query = query.where(Clip.movie_id == resolve_movie(session, movie, require_ok=False).id)
     if status:

@@ -49,7 +49,11 @@ def _on_clip(page, clip_id):
 
 def test_annotator_session(live, new_page):
     site, server = live
-    first, second, third = site.clip_ids
+    from annotation_server.annotating import queue
+    from dfew_build.annotation.assign import queue_order
+
+    with site.workspace.session() as s:  # the order ann1's page shows (random per annotator)
+        first, second, third = queue(s, site.ids["ann1"], queue_order(site.workspace.config))
     page = new_page()
     page.goto(f"{server.url}/login/{site.tokens['ann1']}")
     assert page.url == f"{server.url}/annotate"

@@ -162,7 +162,13 @@ def test_confirm_and_reject_commands(cli, ws, tmp_path):
             session.add(Clip(movie_id=1, start_s=start, end_s=start + 2, duration_s=2,
                              source="proposed", status="candidate"))
     workspace.close()
+    # zoe is nobody yet: refused, naming the flag that adds her (a typo must not add people).
     result = cli("-w", ws, "clips", "confirm", "1-2", "3", "--extractor", "zoe")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: unknown extractor 'zoe' (there are no extractors yet); "
+                             "pass --new-extractor to add 'zoe' as a new extractor\n")
+    result = cli("-w", ws, "clips", "confirm", "1-2", "3", "--extractor", "zoe",
+                 "--new-extractor")
     assert result.stderr == ("refused: clip 2: overlaps clip 1 (00:00:00.000-00:00:02.000) of "
                              "movie 1 (WolfgangLanger_Pexels.mp4) by more than 50% of the "
                              "shorter clip; use --allow-overlap to keep it\n")
@@ -171,7 +177,9 @@ def test_confirm_and_reject_commands(cli, ws, tmp_path):
     result = cli("-w", ws, "clips", "reject", "1")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "refused: clip 1 is accepted, not a candidate; only candidates can be rejected",
+        # Accepted clips leave the campaign by `clips retire`, which the message names.
+        "refused: clip 1 is accepted, not a candidate; only candidates can be rejected (take "
+        "an accepted clip out of the campaign with: dfew-build clips retire 1 --reason TEXT)",
         "Error: no clip rejected"]
     result = cli("-w", ws, "clips", "confirm", "x7")
     assert result.exit_code == 2 and "'x7' is not a clip id or a range like 12-20" in \

@@ -49,7 +49,9 @@ def test_propose_confirm_cut(cli, tmp_path, sample_media):
         (3, 3.945, 5.945, "proposed", "candidate", None)]
     # Candidates are not cut and do not count as clips until confirmed.
     assert cli("-w", ws, "clips", "cut").stdout == "cut 0, already cut 0, failed 0\n"
-    assert cli("-w", ws, "clips", "confirm", "1", "--extractor", "eve").exit_code == 0
+    # eve is nobody yet: confirm adds an extractor only when asked (a typo must not).
+    assert cli("-w", ws, "clips", "confirm", "1", "--extractor", "eve",
+               "--new-extractor").exit_code == 0
     assert cli("-w", ws, "clips", "reject", "2").exit_code == 0
     assert cli("-w", ws, "clips", "cut").stdout == "cut 1, already cut 0, failed 0\n"
     # Re-proposing skips movies with proposals and never offers a known span again.

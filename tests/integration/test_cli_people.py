@@ -68,7 +68,8 @@ def test_people_list_table_and_json(cli, workspace):
         cli("-w", workspace.root, "people", "add", name, "--role", role)
     cli("-w", workspace.root, "people", "deactivate", "cut")
     table = cli("-w", workspace.root, "people", "list").output.splitlines()
-    assert table[0].split() == ["name", "role", "active", "assigned", "voted"]
+    # The last column says why an annotator is excluded (people exclude); empty here.
+    assert table[0].split() == ["name", "role", "active", "assigned", "voted", "excluded"]
     assert table[1].split() == ["boss", "admin", "yes", "0", "0"]
     assert table[3].split() == ["cut", "extractor", "no", "0", "0"]
     rows = json.loads(cli("-w", workspace.root, "people", "list", "--json",

@@ -20,9 +20,13 @@ def site(request, tmp_path):
 
 
 def _assigned(site, name):
+    """The annotator's clips in the order their page shows them (the workspace's queue
+    order: seeded random per annotator by default)."""
+    from annotation_server.annotating import queue
+    from dfew_build.annotation.assign import queue_order
+
     with site.workspace.session() as s:
-        return sorted(s.scalars(select(Assignment.clip_id).where(
-            Assignment.annotator_id == site.ids[name])))
+        return queue(s, site.ids[name], queue_order(site.workspace.config))
 
 
 def _votes(site, name=None):

@@ -154,3 +154,69 @@ def test_per_clip_must_be_positive(workspace):
     with workspace.session() as session:
         with pytest.raises(AssignmentError, match="--per-clip must be at least 1, not 0"):
             assign_clips(session, 0)
+
+
+def test_an_excluded_annotators_clips_are_topped_up_to_n_counted(workspace):
+    from dfew_build.people import exclude
+
+    with workspace.session() as session:
+        _setup(session, 12, 12)
+        assign_clips(session, 10)
+        spammer = session.scalar(select(Person).where(Person.name == "a05"))
+        theirs = sorted(c for c, a in _pairs(session) if a == spammer.id)
+        for clip_id in theirs[:4]:
+            session.add(Vote(clip_id=clip_id, annotator_id=spammer.id, emotion=2))
+        session.flush()
+        exclude(session, "a05", "spam")
+        report = assign_clips(session, 10)
+        pairs = _pairs(session)
+    counted = Counter(c for c, a in pairs if a != spammer.id)
+    assert all(counted[c] == 10 for c in range(1, 13))
+    assert sorted(c for c, a in pairs if a == spammer.id) == theirs[:4]  # votes stay
+    assert report.released == len(theirs) - 4
+    assert report.added == report.topped_up == len(theirs)
+    assert "a05" not in report.loads
+
+
+def test_retired_clips_are_left_out_and_do_not_weigh_on_loads(workspace):
+    from datetime import datetime, timezone
+
+    with workspace.session() as session:
+        _setup(session, 10, 4)
+        session.get(Clip, 2).retired_at = datetime.now(timezone.utc)
+        session.flush()
+        report = assign_clips(session, 5)
+        assert report.clips == 3 and {c for c, _ in _pairs(session)} == {1, 3, 4}
+        session.get(Clip, 2).retired_at = None  # restored: it gets its annotators now
+        session.flush()
+        again = assign_clips(session, 5)
+        loads = again.loads.values()
+    assert again.added == 5 and max(loads) - min(loads) <= 1
+
+
+def test_only_clips_tops_up_just_those(workspace):
+    with workspace.session() as session:
+        _setup(session, 12, 6)
+        report = assign_clips(session, 10, only_clips={2, 5})
+        assert report.added == 20 and {c for c, _ in _pairs(session)} == {2, 5}
+
+
+def test_queue_order_is_a_seeded_function_of_annotator_and_clip():
+    from dfew_build.annotation.assign import QueueOrder, queue_key, queue_order
+    from dfew_build.errors import ConfigError
+
+    clips = list(range(1, 41))
+    order = queue_order({"annotation": {}})
+    assert order == QueueOrder("random", 0)
+    first, second = order.sort(1, clips), order.sort(2, clips)
+    assert sorted(first) == clips and first != clips and first != second
+    assert order.sort(1, reversed(clips)) == first  # the same whatever the input order
+    assert QueueOrder("random", 1).sort(1, clips) != first
+    assert queue_key(0, 1, 5) == queue_key(0, 1, 5) != queue_key(0, 2, 5)
+    # Pinned: a different key would reshuffle the queues of every running campaign.
+    assert queue_key(0, 1, 5) == 0xeba93a4b5ad531e2
+    assert queue_order({"annotation": {"order": "id"}}).sort(3, [5, 2, 9]) == [2, 5, 9]
+    with pytest.raises(ConfigError, match="annotation.order = 'x' should be one of"):
+        queue_order({"annotation": {"order": "x"}})
+    with pytest.raises(ConfigError, match="annotation.order_seed = True should be a whole"):
+        queue_order({"annotation": {"order_seed": True}})

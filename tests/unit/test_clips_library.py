@@ -162,7 +162,9 @@ def test_candidates_count_only_once_confirmed(ws):
         with pytest.raises(ClipError) as info:
             reject_clip(session, first.id)
         assert str(info.value) == (f"clip {first.id} is accepted, not a candidate; only "
-                                   "candidates can be rejected")
+                                   "candidates can be rejected (take an accepted clip out of "
+                                   "the campaign with: dfew-build clips retire "
+                                   f"{first.id} --reason TEXT)")
 
 
 def test_batches_go_on_past_refused_ids(ws):

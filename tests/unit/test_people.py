@@ -79,3 +79,42 @@ def test_links():
         == "http://0.0.0.0:9000"
     assert configured_base_url({"server": {"base_url": "https://x.org/dfew/"}}) \
         == "https://x.org/dfew"
+
+
+def test_exclude_and_include_keep_login_and_say_why(workspace):
+    from dfew_build.people import exclude, include, person_dict
+
+    with workspace.session() as session:
+        _, token = add_person(session, "ann", "annotator")
+        add_person(session, "cut", "extractor")
+        person, changed = exclude(session, "ann", "  says   sad for neutral ")
+        assert changed and person.excluded_reason == "says sad for neutral"
+        first = person.excluded_at
+        assert exclude(session, "ann", "other")[1] is False
+        assert (person.excluded_at, person.excluded_reason) == (first, "says sad for neutral")
+        assert person_for_token(session, token).name == "ann"  # can still log in
+        assert person_dict(person)["excluded"] is True
+        with pytest.raises(PeopleError, match="'cut' is an extractor; only annotators"):
+            exclude(session, "cut", "x")
+        assert include(session, "ann") == (person, True)
+        assert (person.excluded_at, person.excluded_reason) == (None, None)
+        assert include(session, "ann")[1] is False
+
+
+def test_issue_tokens_for_everyone_active(workspace):
+    from dfew_build.people import issue_tokens
+
+    with workspace.session() as session:
+        _, old = add_person(session, "ann", "annotator")
+        add_person(session, "bob", "annotator")
+        add_person(session, "root", "admin")
+        deactivate(session, "bob")
+        issued, skipped = issue_tokens(session)
+        assert [p.name for p, _ in issued] == ["root", "ann"]
+        assert skipped == [("bob", "'bob' is deactivated; reactivate them first with: "
+                                   "dfew-build people activate 'bob'")]
+        assert person_for_token(session, old) is None
+        assert person_for_token(session, dict((p.name, t) for p, t in issued)["ann"]).name \
+            == "ann"
+        issued, _ = issue_tokens(session, role="admin")
+        assert [p.name for p, _ in issued] == ["root"]
