@@ -43,4 +43,6 @@ def require_role(*roles: str):
 
 
 def flash(request: Request, message: str, kind: str = "info") -> None:
-    request.session.setdefault("flash", []).append([kind, message])
+    # A new list: Starlette saves the session only when a key is assigned, so a message
+    # appended in place to an existing list would be lost.
+    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]

@@ -42,6 +42,9 @@ extensions = [".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", 
 [annotation]
 # Independent annotators per clip (DFEW: 10).
 raters_per_clip = 10
+order = "random"            # each annotator's queue: random (seeded per annotator) | id
+order_seed = 0              # change it to draw new orders
+require_faces = false       # assign only clips whose preprocessing kept a face
 
 [clips]
 # DFEW's extraction rules; see docs/clips.md.
@@ -84,6 +87,9 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("database_url",): str,
     ("ingest", "extensions"): list,
     ("annotation", "raters_per_clip"): int,
+    ("annotation", "order"): str,
+    ("annotation", "order_seed"): int,
+    ("annotation", "require_faces"): bool,
     ("clips", "max_per_movie"): int,
     ("clips", "min_duration_s"): (int, float),
     ("clips", "max_duration_s"): (int, float),

@@ -67,6 +67,9 @@ def clip_video(clip_id: int, request: Request, db: Session = Depends(get_db),
                or is_assigned(db, clip_id, person.id))
     if not allowed:
         raise HTTPException(403, "This clip is not assigned to you.")
+    if clip is not None and clip.retired_at is not None and person.role != "admin":
+        # Retired clips leave every queue; only admins still review them.
+        raise HTTPException(404, f"Clip {clip_id} was retired and is no longer annotated.")
     if clip is None or not clip.path:
         raise HTTPException(404, f"Clip {clip_id} has no video yet (it is not cut).")
     path = Path(clip.path)

@@ -131,6 +131,10 @@ def test_retire_from_the_problem_reports_and_restore(site):
     assert f"Clip {target} has been taken out of the campaign; it needs no vote." in \
         response.text
     assert annotator.get(f"/annotate/clip/{voted}").status_code == 403
+    video = annotator.get(f"/media/clip/{target}")  # nor its video, except for admins
+    assert video.status_code == 404 and "was retired" in video.text
+    assert admin.get(f"/media/clip/{target}").status_code != 404 or "missing" in \
+        admin.get(f"/media/clip/{target}").text
     history = annotator.get("/annotate/history").text
     assert "clip retired" in history and f'href="/annotate/clip/{voted}"' not in history
     progress = annotator.get("/annotate").text
