@@ -13,8 +13,9 @@ stall ratio. Prints JSON. Not a test: numbers depend on the machine.
   is already in memory, same model, same run. 1.0 means the loader never makes the model
   wait; the target is ≤ 1.1.
 
-CPU defaults: batch 8. ``--device cuda``: batch 24 with float16 autocast + GradScaler,
-pinned memory, timings synchronised with the GPU.
+Each model runs at its reference input size (DFEW's configurations: P3D 160, I3D 224,
+the others 112; ``--size N`` for all). CPU defaults: batch 8. ``--device cuda``: batch 24
+with float16 autocast + GradScaler, pinned memory, timings synchronised with the GPU.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import torch.nn.functional as F
 
 from dfew_build.bench.config import default_workers
 from dfew_build.bench.data import VOTE_COLUMNS, TensorClipDataset, open_tensor_store
-from dfew_build.bench.models import create_model, list_models
+from dfew_build.bench.models import create_model, list_models, model_input_size
 from dfew_build.bench.motion import motion_dataset, write_tensor_store
 
 
@@ -51,12 +52,13 @@ def _step(model, optimizer, scaler, x, y, device, amp):
     scaler.update()
 
 
-def measure_model(name, batch, steps, warmup, device, amp) -> dict:
+def measure_model(name, batch, steps, warmup, device, amp, size=None) -> dict:
+    size = size or model_input_size(name)  # DFEW's configuration: p3d 160, i3d 224, else 112
     torch.manual_seed(0)
     model = create_model(name).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
-    x = torch.randn(batch, 3, 16, 112, 112, device=device)
+    x = torch.randn(batch, 3, 16, size, size, device=device)
     y = torch.randint(0, 7, (batch,), device=device)
     model.train()
     for _ in range(warmup):
@@ -77,7 +79,8 @@ def measure_model(name, batch, steps, warmup, device, amp) -> dict:
             model(x)
         _sync(device)
     eval_s = (time.perf_counter() - started) / steps
-    return {"train_step_s": round(train_s, 4), "train_clips_per_s": round(batch / train_s, 2),
+    return {"input": f"16x{size}x{size}",
+            "train_step_s": round(train_s, 4), "train_clips_per_s": round(batch / train_s, 2),
             "eval_step_s": round(eval_s, 4), "eval_clips_per_s": round(batch / eval_s, 2)}
 
 
@@ -139,6 +142,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(list_models()),
                         help="comma-separated model names (default: all)")
     parser.add_argument("--batch-size", type=int, help="default: 8 on CPU, 24 on CUDA")
+    parser.add_argument("--size", type=int,
+                        help="frame side for every model (default: each model's reference "
+                             "input size, see `dfew-build models`)")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--workers", type=int, default=default_workers(),
@@ -151,9 +157,10 @@ def main() -> None:
     batch = args.batch_size or (24 if amp else 8)
     report = {"device": torch.cuda.get_device_name() if amp else "cpu",
               "threads": torch.get_num_threads(), "batch_size": batch, "amp": amp,
-              "input": "16x112x112", "steps": args.steps, "models": {}}
+              "steps": args.steps, "models": {}}
     for name in [m.strip() for m in args.models.split(",") if m.strip()]:
-        report["models"][name] = measure_model(name, batch, args.steps, args.warmup, device, amp)
+        report["models"][name] = measure_model(name, batch, args.steps, args.warmup, device, amp,
+                                               args.size)
     if not args.no_loader:
         with tempfile.TemporaryDirectory() as folder:
             report["loader"] = measure_loader(args.loader_model, batch, args.steps, args.warmup,

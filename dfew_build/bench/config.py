@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 from dfew_build.errors import TrainingError
 
@@ -42,7 +42,7 @@ class TrainConfig:
     device: str = "cpu"
     amp: bool = False                   # float16 autocast + GradScaler, CUDA only
     input: str = "tensors"              # tensors (TIM store) | frames (U × V sampling)
-    size: int = 112
+    size: int | None = None             # frame side; None: the model's reference input size
     frames: int = 16
     segments: int = 8                   # U
     per_segment: int = 2                # V
@@ -74,14 +74,25 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def input_size(config: TrainConfig) -> int:
+    """The frame side a run uses: ``config.size``, or the model's reference input size
+    (DFEW's configurations: P3D 160, I3D 224, the others 112) when it is None."""
+    from dfew_build.bench.models import model_input_size
+
+    return int(config.size) if config.size is not None else model_input_size(config.model)
+
+
 def validate(config: TrainConfig) -> TrainConfig:
-    """Raise TrainingError naming the bad value and the choices; returns the config."""
+    """Raise TrainingError naming the bad value and the choices; returns the config with
+    ``size`` resolved (the model's reference input size when it was None)."""
     from dfew_build.bench.losses import list_losses
     from dfew_build.bench.models import is_model, list_models
 
     if not is_model(config.model):
         raise TrainingError(f"unknown model {config.model!r}; choose one of: "
                             f"{', '.join(list_models())} (see `dfew-build models`)")
+    if config.size is None:
+        config = replace(config, size=input_size(config))
     if config.loss not in list_losses():
         raise TrainingError(f"unknown loss {config.loss!r}; choose one of: "
                             f"{', '.join(list_losses())}")

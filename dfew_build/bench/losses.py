@@ -1,4 +1,5 @@
-"""Training losses of the DFEW benchmark (DESIGN.md §8): ``ce``, ``center``, ``ecstfl``, ``ldl``.
+"""Training losses of the DFEW benchmark (DESIGN.md §8): ``ce``, ``center``, ``ecstfl``,
+``ecstfl_released``, ``ldl``.
 
 Every loss is built by :func:`create_loss` and called the same way::
 
@@ -10,7 +11,8 @@ Every loss is built by :func:`create_loss` and called the same way::
 
 ``labels`` are class indices ``[B]`` (int64, 0-based); ``votes`` are the clips' vote
 counts ``[B, C]`` (only ``ldl`` needs them). ``parts`` maps the name of every term to
-its *unweighted* value, detached, for logging (``ce``, ``center``, ``ecstfl``, ``kl``).
+its *unweighted* value, detached, for logging (``ce``, ``center``, ``ecstfl``,
+``ecstfl_released``, ``kl``).
 
 ``center`` owns learnable parameters (the class centres): the trainer must put
 ``loss_fn.parameters()`` in the optimiser (and move ``loss_fn`` to the device) too.
@@ -24,10 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("ce", "center", "ecstfl", "ldl")
+LOSSES = ("ce", "center", "ecstfl", "ecstfl_released", "ldl")
 
-#: Default trade-off coefficients λ (DFEW §4.1: EC-STFL 10, center loss 1e-4 after Wen et al.)
-DEFAULT_LAMBDA = {"center": 1e-4, "ecstfl": 10.0}
+#: Default trade-off coefficients λ (DFEW §4.1: EC-STFL 10, center loss 1e-4 after Wen et al.).
+#: The released EC-STFL formula keeps the paper's λ = 10 although its values are about five
+#: times smaller on a batch of 32 and shrink as 1/B (see :func:`ecstfl_released_term`).
+DEFAULT_LAMBDA = {"center": 1e-4, "ecstfl": 10.0, "ecstfl_released": 10.0}
 
 
 def list_losses() -> list[str]:
@@ -163,6 +167,66 @@ def ecstfl_term(features: torch.Tensor, labels: torch.Tensor, eps: float = 1e-12
     return numerator / denominator.clamp_min(eps)
 
 
+def ecstfl_released_term(features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """EC-STFL as computed by the code the DFEW authors' lab released (not equation 9).
+
+    With B samples x_i (penultimate features), labels y_i and L1 distances
+    d_ij = ‖x_i − x_j‖₁, let P_i = {j : y_j = y_i} (x_i itself included, |P_i| = N_{x_i})
+    and Q_i = {j : y_j ≠ y_i}. Per sample::
+
+        a_i = Σ_{j∈P_i} d_ij / ((|P_i| − 1) + 1 + 1e-6)        attraction
+        r_i = Σ_{j∈Q_i} 1 / (d_ij + 1e-6) / (|Q_i| + 1 + 1e-6)  repulsion
+
+        L   = (1/B) · Σ_i (a_i · r_i / B)                        i.e. mean(a·r) / B
+
+    How the released code's "(count + 1)" reads, pinned by the tests:
+
+    * the **attraction** divides by the number of *other* same-label samples plus one,
+      which is |P_i|: the plain mean over the same-label set with x_i's own zero distance
+      in it (a sample alone in its class has a_i = 0);
+    * the **repulsion** divides by the number of different-label samples **plus one**
+      (|Q_i| + 1), so it is *not* a plain mean: it is |Q_i| / (|Q_i| + 1) times the mean
+      inverse distance;
+    * the inverse distance is 1 / (d + 1e-6): the ``+ 1`` is in the count, never in the
+      distance (1 / (d + 1) would be another loss);
+    * the 1e-6 guards are kept as released, so values agree to float precision;
+    * the final division by B comes *on top of* the mean over the batch, so the loss falls
+      as 1/B with the batch size (doubling B by duplicating every sample halves it, up to
+      the (|Q_i| + 1) factor), and λ = 10 weighs it differently from equation 9.
+
+    Differences from equation 9 (:func:`ecstfl_term`): L1 instead of L2 distances; a mean
+    of per-sample products instead of one ratio of sums; repulsion by *inverse* distances.
+    On random B = 32, D = 512, 7-class batches of N(0, 1) features equation 9 gives
+    ≈ 0.130 and this ≈ 0.0235, with gradients (w.r.t. the features) at cosine 0.56-0.68.
+
+    A batch with a single class has no different-label pair: r_i = 0 for every sample, the
+    released code returns 0 with a zero gradient; this returns a constant 0 with no autograd
+    history (the same value and gradient, and no backward pass, as for equation 9).
+    Computed in float32 (float64 features stay float64). Shapes: features [B, D], labels [B].
+    """
+    if features.dim() != 2:
+        raise ValueError(f"features must be [B, D], got {list(features.shape)}")
+    labels = labels.reshape(-1)
+    if labels.shape[0] != features.shape[0]:
+        raise ValueError(
+            f"{labels.shape[0]} labels for {features.shape[0]} feature vectors"
+        )
+    same = labels[:, None] == labels[None, :]
+    different = ~same
+    if not bool(different.any()):
+        dtype = torch.float64 if features.dtype == torch.float64 else torch.float32
+        return torch.zeros((), dtype=dtype, device=features.device)
+    x = features if features.dtype == torch.float64 else features.float()
+    batch = x.shape[0]
+    dist = torch.cdist(x, x, p=1)                                     # [B, B] L1 distances
+    same_f, different_f = same.to(x.dtype), different.to(x.dtype)
+    others_same = same_f.sum(dim=1) - 1                               # same label, not itself
+    attraction = (dist * same_f).sum(dim=1) / (others_same + 1 + 1e-6)
+    inverse = different_f / (dist + 1e-6)                             # 0 on same-label pairs
+    repulsion = inverse.sum(dim=1) / (different_f.sum(dim=1) + 1 + 1e-6)
+    return (attraction * repulsion / batch).mean()
+
+
 class ECSTFLLoss(nn.Module):
     """``ecstfl``: joint supervision L = L_ce + λ · L_EC-STFL, λ = 10 (DFEW §3.3, §4.1).
 
@@ -187,6 +251,25 @@ class ECSTFLLoss(nn.Module):
         term = ecstfl_term(features, labels)
         total = ce + self.lambda_ * term
         return total, {"ce": ce.detach(), "ecstfl": term.detach()}
+
+
+class ECSTFLReleasedLoss(ECSTFLLoss):
+    """``ecstfl_released``: L = L_ce + λ · :func:`ecstfl_released_term`, λ = 10 by default.
+
+    The formula of the EC-STFL code released by the DFEW authors' lab, kept beside the
+    paper's equation 9 (``ecstfl``, the default) so that results of both can be
+    reproduced. parts: ``ce``, ``ecstfl_released``.
+    """
+
+    name = "ecstfl_released"
+
+    def forward(self, logits, features, labels, votes=None):
+        _check_logits(logits, self.num_classes)
+        _check_features(features, self.feature_dim, logits.shape[0])
+        ce = F.cross_entropy(logits.float(), labels)
+        term = ecstfl_released_term(features, labels)
+        total = ce + self.lambda_ * term
+        return total, {"ce": ce.detach(), "ecstfl_released": term.detach()}
 
 
 class LabelDistributionLoss(nn.Module):
@@ -230,12 +313,12 @@ class LabelDistributionLoss(nn.Module):
 
 def create_loss(name: str, num_classes: int = 7, feature_dim: int | None = None,
                 lambda_: float | None = None) -> nn.Module:
-    """Build the loss ``name`` (``ce``, ``center``, ``ecstfl`` or ``ldl``).
+    """Build the loss ``name`` (``ce``, ``center``, ``ecstfl``, ``ecstfl_released`` or ``ldl``).
 
-    ``feature_dim`` (the model's ``feature_dim``) is required by ``center`` and
-    ``ecstfl``. ``lambda_`` is their trade-off coefficient (defaults: center 1e-4,
-    ecstfl 10); ``ce`` and ``ldl`` have none and refuse one. Unknown names and invalid
-    values raise ``ValueError``.
+    ``feature_dim`` (the model's ``feature_dim``) is required by ``center`` and the two
+    EC-STFL losses. ``lambda_`` is their trade-off coefficient (defaults: center 1e-4,
+    ecstfl and ecstfl_released 10); ``ce`` and ``ldl`` have none and refuse one. Unknown
+    names and invalid values raise ``ValueError``.
     """
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSSES)}")
@@ -243,8 +326,8 @@ def create_loss(name: str, num_classes: int = 7, feature_dim: int | None = None,
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
     if name in ("ce", "ldl"):
         if lambda_ is not None:
-            raise ValueError(f"the {name!r} loss has no trade-off coefficient; "
-                             f"lambda applies to 'center' and 'ecstfl' only")
+            raise ValueError(f"the {name!r} loss has no trade-off coefficient; lambda "
+                             "applies to 'center', 'ecstfl' and 'ecstfl_released' only")
         cls = CrossEntropyLoss if name == "ce" else LabelDistributionLoss
         return cls(num_classes, feature_dim)
     if not isinstance(feature_dim, int) or feature_dim < 1:
@@ -253,5 +336,6 @@ def create_loss(name: str, num_classes: int = 7, feature_dim: int | None = None,
     lam = DEFAULT_LAMBDA[name] if lambda_ is None else float(lambda_)
     if not lam >= 0:  # also rejects NaN
         raise ValueError(f"lambda must be >= 0, got {lambda_!r}")
-    cls = CenterLoss if name == "center" else ECSTFLLoss
+    cls = {"center": CenterLoss, "ecstfl": ECSTFLLoss,
+           "ecstfl_released": ECSTFLReleasedLoss}[name]
     return cls(num_classes, feature_dim, lam)

@@ -22,7 +22,7 @@ import pandas as pd
 from dfew_build.bench import runs
 from dfew_build.bench.config import TrainConfig, validate
 from dfew_build.bench.data import load_labelled_clips, split_fold
-from dfew_build.bench.metrics import mean_over_folds, summarize
+from dfew_build.bench.metrics import absent_note, fold_headline, headline_text, summarize
 from dfew_build.errors import TrainingError
 
 # Settings a resumed run may change: they do not change what is computed.
@@ -86,7 +86,7 @@ def train(workspace, config: TrainConfig | None = None, *, resume: str | None = 
         config = _resumed_config(workspace, resume, overrides or {})
     if config is None:
         raise TrainingError("give a TrainConfig, or the name of a run to resume")
-    validate(config)
+    config = validate(config)
     rank, world_size, local_rank = _distributed(config)
     try:
         return _train(workspace, config, resume, (rank, world_size, local_rank), progress,
@@ -138,9 +138,10 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
 
 
 def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list[int]) -> dict:
-    """The five-fold result: per fold, their mean, and pooled over all predictions (DFEW's
-    headline numbers: "all the predicted labels are used to compute the evaluation
-    metrics"), as summary.csv/summary.md in the layout of the paper's Tables 4–6."""
+    """The k-fold result as summary.csv/summary.md in the layout of the paper's Tables 4–6:
+    each fold, their **mean** — the headline, as DFEW's official code, DFER-CLIP and
+    MAE-DFER report it — and standard deviation over folds, and **pooled** over all
+    predictions as a second line (see ``bench.metrics.fold_headline``)."""
     from dfew_build.bench import viz
 
     per_fold = [runs.read_json(base / f"fold{k}" / "metrics.json") for k in folds]
@@ -150,25 +151,36 @@ def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list
     pooled_predictions.to_csv(tmp, index=False)
     os.replace(tmp, base / "predictions.csv")
     pooled = summarize(pooled_predictions["label"] - 1, pooled_predictions["prediction"] - 1)
-    mean = mean_over_folds(per_fold)
+    result = fold_headline(per_fold, pooled)
     label = runs.model_label(config.model, config.loss)
-    table = runs.paper_table([(label, m) for m in per_fold] + [(label, mean), (label, pooled)])
-    table.insert(1, "Split", [f"fd{k}" for k in folds] + ["mean", "pooled"])
+    table = runs.paper_table([(label, m) for m in per_fold]
+                             + [(label, result["mean"]), (label, result["sd"]), (label, pooled)])
+    table.insert(1, "Split", [f"fd{k}" for k in folds] + ["mean", "sd", "pooled"])
     tmp = base / ".summary.csv.tmp"
     table.to_csv(tmp, index=False)
     os.replace(tmp, base / "summary.csv")
+    notes = [f"fd{m['fold']}: {absent_note(m)}" for m in per_fold if absent_note(m)]
     (base / "summary.md").write_text(
         f"# {label} on scheme {config.scheme!r}, {len(folds)}-fold\n\n"
-        "Recall per emotion, UAR and WAR in percent. `pooled` scores all test predictions "
-        "together (DFEW's protocol); `mean` averages the folds.\n\n"
-        + runs.to_markdown(table), encoding="utf-8")
+        "Recall per emotion, UAR and WAR in percent. `mean` (the headline, as DFEW's "
+        "official code, DFER-CLIP and MAE-DFER report) averages the folds and `sd` is the "
+        "standard deviation over folds; `pooled` scores all test predictions together. "
+        "A class without a test clip in a fold has no recall there (–) and is left out of "
+        "that fold's UAR.\n\n"
+        + runs.to_markdown(table) + "\n" + headline_text(result).replace("\n", "  \n") + "\n"
+        + "".join(f"\n{note}" for note in notes) + ("\n" if notes else ""),
+        encoding="utf-8")
     viz.plot_confusion(pooled["confusion"], base / "confusion.png", f"{label}, pooled over "
                        f"{len(folds)} folds")
-    metrics = {**{k: pooled[k] for k in ("war", "uar", "n", "per_class_recall", "confusion")},
-               "run": name, "model": config.model, "loss": config.loss, "fold": "all",
-               "scheme": config.scheme, "folds": folds, "mean": mean,
-               "per_fold": [{k: m[k] for k in ("fold", "war", "uar", "n", "per_class_recall")}
-                            for m in per_fold], "finished": runs.utc_now_iso()}
+    metrics = {key: result[key] for key in ("war", "uar", "war_sd", "uar_sd", "n",
+                                            "per_class_recall", "mean", "sd", "pooled")}
+    metrics.update({"headline": "mean over folds", "confusion": pooled["confusion"],
+                    "run": name, "model": config.model, "loss": config.loss, "fold": "all",
+                    "scheme": config.scheme, "folds": folds,
+                    "per_fold": [{k: m.get(k) for k in ("fold", "war", "uar", "n",
+                                                        "per_class_recall", "uar_classes",
+                                                        "absent_classes")}
+                                 for m in per_fold], "finished": runs.utc_now_iso()})
     runs.write_json(base / "metrics.json", metrics)
     runs.record_run(workspace, name, model=config.model, loss=config.loss, fold=None,
                     scheme=config.scheme, config=config.to_dict(), metrics=metrics,
@@ -184,7 +196,7 @@ def dry_run(workspace, config: TrainConfig) -> dict:
     from dfew_build.bench.train import (TrainStep, build_datasets, build_loss, build_model,
                                         make_optimizer, train_one_epoch)
 
-    validate(config)
+    config = validate(config)
     fold = 1 if config.fold == "all" else config.fold
     config = replace(config, fold=fold, batch_size=min(2, config.batch_size), workers=0)
     train_table, test_table = split_fold(_labelled(workspace, config), fold)
@@ -228,7 +240,7 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
     state = ckpt.load_checkpoint(folder / f"{which}.pt", model_name=config.model)
     target = on or workspace
     config = replace(config, device=device, workers=config.workers if workers is None else workers)
-    validate(config)
+    config = validate(config)
     if on is not None and fold is None:
         table, where = load_labelled_clips(target, None, config.threshold), "all clips"
     else:
@@ -257,7 +269,8 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
     runs.write_predictions(out / "predictions.csv", result, fold_of=fold or 0)
     viz.plot_confusion(result["confusion"], out / "confusion.png",
                        f"{runs.model_label(config.model, config.loss)} on {where}")
-    metrics = {k: result[k] for k in ("war", "uar", "n", "per_class_recall", "confusion")}
+    metrics = {k: result[k] for k in ("war", "uar", "n", "per_class_recall", "confusion",
+                                      "uar_classes", "absent_classes")}
     metrics.update({"run": name, "checkpoint": which, "epoch": int(state["epoch"]),
                     "workspace": str(target.root), "on": where,
                     "left_out_no_faces": int((~np.asarray(keep)).sum()),

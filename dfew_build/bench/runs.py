@@ -4,9 +4,9 @@ A single-fold run folder holds ``config.json``, ``metrics.csv`` (a row per epoch
 ``best.pt``/``last.pt``, ``metrics.json`` (the final result), ``predictions.csv``,
 ``confusion.png`` and ``tsne.png``. A ``--fold all`` run folder holds one such folder per
 fold (``fold1/`` … ``fold5/``, run names ``{run}/fold1`` …) and the aggregate:
-``summary.csv``/``summary.md`` (per-class recall, UAR, WAR per fold, their mean and the
-pooled predictions, in the layout of DFEW's Tables 4–6), the pooled ``predictions.csv``
-and ``confusion.png``, and ``metrics.json``.
+``summary.csv``/``summary.md`` (per-class recall, UAR, WAR per fold, their mean — the
+headline — and standard deviation, and the pooled predictions, in the layout of DFEW's
+Tables 4–6), the pooled ``predictions.csv`` and ``confusion.png``, and ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from dfew_build.emotions import NAMES
 from dfew_build.errors import TrainingError
 
 PAPER_NAMES = {"resnet3d_18": "3D Resnet18", "r3d_18": "R3D18", "r2plus1d_18": "R(2+1)D-18",
-               "c3d": "C3D", "p3d": "P3D", "i3d": "I3D-RGB", "vgg11_lstm": "VGG11+LSTM",
-               "resnet18_lstm": "Resnet18+LSTM"}
-LOSS_SUFFIX = {"ce": "", "center": ", center loss", "ecstfl": ", EC-STFL", "ldl": ", LDL"}
+               "mc3_18": "MC3-18", "c3d": "C3D", "c3d_bn": "C3D (BN)", "p3d": "P3D",
+               "i3d": "I3D-RGB", "vgg11_lstm": "VGG11+LSTM", "resnet18_lstm": "Resnet18+LSTM",
+               "resnet18_lstm_basic": "Resnet18+LSTM (basic blocks)"}
+LOSS_SUFFIX = {"ce": "", "center": ", center loss", "ecstfl": ", EC-STFL",
+               "ecstfl_released": ", EC-STFL (released code)", "ldl": ", LDL"}
 
 
 def write_json(path: Path, data) -> None:
@@ -163,8 +165,10 @@ def paper_table(rows: list[tuple[str, dict]]) -> pd.DataFrame:
         for name in NAMES:
             value = metrics["per_class_recall"].get(name)
             record[name.capitalize()] = None if value is None else round(100 * value, 2)
-        record["UAR"] = round(100 * metrics["uar"], 2)
-        record["WAR"] = round(100 * metrics["war"], 2)
+        for column in ("uar", "war"):
+            value = metrics[column]
+            record[column.upper()] = (None if value is None or value != value
+                                      else round(100 * value, 2))
         records.append(record)
     return pd.DataFrame.from_records(records)
 

@@ -15,6 +15,7 @@ would be. Deterministic algorithms are requested (warn-only where an operation h
 from __future__ import annotations
 
 import os
+import re
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -27,9 +28,9 @@ from torch import nn
 
 from dfew_build.bench import checkpoint as ckpt
 from dfew_build.bench import runs
-from dfew_build.bench.config import TrainConfig
+from dfew_build.bench.config import TrainConfig, input_size
 from dfew_build.bench.data import (Augment, EpochSampler, FrameClipDataset, TensorClipDataset,
-                                   frame_files, open_tensor_store)
+                                   frame_files, open_tensor_store, store_paths)
 from dfew_build.bench.metrics import summarize
 from dfew_build.emotions import NUM_EMOTIONS
 from dfew_build.errors import TrainingError
@@ -188,12 +189,45 @@ def deterministic(enabled: bool = True):
 
 # -- data -----------------------------------------------------------------------------------
 
+def missing_store_message(workspace, model: str, size: int, frames: int) -> str | None:
+    """The error for a run whose tensor store ``{size}px_{frames}f`` is not there (None when
+    it is): which `preprocess` makes it, whether ``size`` is the model's reference input
+    size, and which stores the workspace has (to train on one of them with --size)."""
+    from dfew_build.bench.models import model_input_size
+
+    path, index = store_paths(workspace.tensors_dir, size, frames)
+    if path.is_file() and index.is_file():
+        return None
+    missing = path if not path.is_file() else index
+    reference = model_input_size(model)
+    message = (f"no tensor store for {size}px × {frames} frames ({missing} not found): run "
+               f"`dfew-build preprocess --size {size} --frames {frames}` first")
+    if size == reference:
+        message += (f"; {size} px is {model}'s reference input size (DFEW's "
+                    "configuration)")
+    else:
+        message += f"; {model}'s reference input size is {reference} px"
+    others = sorted(
+        int(match.group(1)) for match in
+        (re.fullmatch(rf"(\d+)px_{frames}f\.npy", p.name)
+         for p in Path(workspace.tensors_dir).glob(f"*px_{frames}f.npy"))
+        if match and store_paths(workspace.tensors_dir, int(match.group(1)), frames)[1].is_file())
+    if others:
+        listed = ", ".join(f"{n}px" for n in others)
+        message += f" (stores here: {listed}; --size N trains on one of them)"
+    return message
+
+
 def dataset_factory(workspace, config: TrainConfig):
     """(has(table) -> bool mask of clips with data, make(table, train) -> dataset, source)."""
-    common = {"size": config.size, "seed": config.seed}
+    size = input_size(config)
+    common = {"size": size, "seed": config.seed}
     augment = Augment(crop_scale=config.crop_scale, flip=config.flip)
     if config.input == "tensors":
-        store = open_tensor_store(workspace.tensors_dir, config.size, config.frames)
+        message = missing_store_message(workspace, config.model, size, config.frames)
+        if message is not None:
+            raise TrainingError(message)
+        store = open_tensor_store(workspace.tensors_dir, size, config.frames)
 
         def has(table):
             return table.index.isin(list(store.rows))
@@ -333,7 +367,8 @@ def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_d
                    **{f"train_{k}": v for k, v in trained.items()
                       if k not in ("loss", "clips", "seconds", "clips_per_s")},
                    "train_clips_per_s": trained["clips_per_s"], "test_loss": tested["loss"],
-                   "test_war": tested["war"], "test_uar": tested["uar"]}
+                   "test_war": tested["war"], "test_uar": tested["uar"],
+                   "test_uar_classes": tested["uar_classes"]}
             if best is None or (tested["uar"], tested["war"]) > (best["uar"], best["war"]):
                 best = {"epoch": epoch, "uar": tested["uar"], "war": tested["war"]}
                 ckpt.save_checkpoint({**base, "epoch": epoch, "model": model.state_dict(),
@@ -370,7 +405,8 @@ def finish_fold(workspace, config, model, test_loader, *, run_dir, run_name, dev
     if config.tsne and result["features"] is not None:
         method = viz.plot_features(result["features"], result["y_true"], run_dir / "tsne.png",
                                    title=title, seed=config.seed)
-    metrics = {key: result[key] for key in ("war", "uar", "n", "per_class_recall", "confusion")}
+    metrics = {key: result[key] for key in ("war", "uar", "n", "per_class_recall", "confusion",
+                                            "uar_classes", "absent_classes")}
     metrics.update({"run": run_name, "model": config.model, "loss": config.loss,
                     "fold": config.fold, "scheme": config.scheme, "select": config.select,
                     "epoch": int(state["epoch"]), "epochs_done": config.epochs,

@@ -32,24 +32,35 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_confusion(confusion, path: Path, title: str = "") -> None:
-    """Rows: true emotion, normalised to recall (%); counts in small print."""
+    """Rows: true emotion, normalised to recall (%); counts in small print. A row without a
+    test clip has no recall: it is left blank (grey, "–") and labelled "no test clip"."""
     plt = _pyplot()
     confusion = np.asarray(confusion, dtype=float)
     support = confusion.sum(axis=1, keepdims=True)
     recall = np.divide(confusion, support, out=np.zeros_like(confusion), where=support > 0)
+    absent = support[:, 0] == 0
+    shown = np.ma.masked_array(recall * 100, mask=np.repeat(absent[:, None], len(NAMES), 1))
+    cmap = plt.get_cmap("Blues").with_extremes(bad="#e6e6e6")
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
-    image = ax.imshow(recall * 100, cmap="Blues", vmin=0, vmax=100)
+    image = ax.imshow(shown, cmap=cmap, vmin=0, vmax=100)
     ax.set_xticks(range(len(NAMES)), NAMES, rotation=45, ha="right")
-    ax.set_yticks(range(len(NAMES)), NAMES)
+    ax.set_yticks(range(len(NAMES)), [f"{name} (no test clip)" if gone else name
+                                      for name, gone in zip(NAMES, absent)])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     for i in range(len(NAMES)):
         for j in range(len(NAMES)):
+            if absent[i]:
+                ax.text(j, i, "–", ha="center", va="center", fontsize=7, color="grey")
+                continue
             colour = "white" if recall[i, j] > 0.6 else "black"
             ax.text(j, i, f"{100 * recall[i, j]:.1f}\n({int(confusion[i, j])})", ha="center",
                     va="center", fontsize=7, color=colour)
     fig.colorbar(image, ax=ax, label="recall (%)")
-    ax.set_title(title or "confusion matrix")
+    heading = title or "confusion matrix"
+    if absent.any():
+        heading += f"\nrecall undefined for {int(absent.sum())} class(es) without a test clip"
+    ax.set_title(heading)
     _save(fig, path)
     plt.close(fig)
 

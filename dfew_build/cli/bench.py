@@ -24,7 +24,8 @@ class FoldType(click.ParamType):
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def models(as_json) -> None:
-    """List the benchmark models with parameters and GMACs per 16×112×112 clip."""
+    """List the benchmark models: reference input size (DFEW's configurations), parameters
+    (ours and, where known, DFEW's official count) and GMACs per 16-frame clip at that size."""
     from dfew_build.bench.catalog import describe_models
 
     rows = describe_models()
@@ -33,19 +34,30 @@ def models(as_json) -> None:
         return
     for row in rows:
         row["parameters"] = f"{row['parameters']:,}"
+        row["dfew_parameters"] = ("–" if row["dfew_parameters"] is None
+                                  else f"{row['dfew_parameters']:,}")
         row["gmacs"] = f"{row['gmacs']:.2f}"
-    click.echo(format_table(rows, ["name", "paper_name", "parameters", "gmacs", "feature_dim"]))
+    click.echo(format_table(rows, ["name", "paper_name", "input", "parameters",
+                                   "dfew_parameters", "gmacs", "feature_dim"]))
 
 
 def _percent(value) -> str:
     return "–" if value is None or value != value else f"{100 * value:.2f}%"
 
 
+def _pm(value, sd) -> str:
+    """A mean in percent with its standard deviation: '70.31% ± 28.37'."""
+    return _percent(value) + ("" if sd is None or sd != sd else f" ± {100 * sd:.2f}")
+
+
 @click.command()
 @click.option("--model", help="Model name (see `dfew-build models`). Required unless --resume.")
-@click.option("--loss", default="ce", show_default=True, help="ce, center, ecstfl or ldl.")
+@click.option("--loss", default="ce", show_default=True,
+              help="ce, center, ecstfl (DFEW eq. 9), ecstfl_released (the released code's "
+                   "formula) or ldl.")
 @click.option("--lambda", "lambda_", type=float,
-              help="Trade-off λ of center (default 1e-4) or ecstfl (default 10).")
+              help="Trade-off λ of center (default 1e-4), ecstfl or ecstfl_released "
+                   "(default 10).")
 @click.option("--fold", type=FoldType(), default="1", show_default=True,
               help="Test fold k (train on the others), or 'all' for the k-fold protocol.")
 @click.option("--scheme", default="default", show_default=True,
@@ -61,7 +73,10 @@ def _percent(value) -> str:
 @click.option("--amp", is_flag=True, default=None, help="Mixed precision (CUDA only).")
 @click.option("--input", "input_", type=click.Choice(["tensors", "frames"]), default="tensors",
               show_default=True, help="Tensor store (TIM) or dynamic U×V frame sampling.")
-@click.option("--size", type=int, default=112, show_default=True, help="Frame side in pixels.")
+@click.option("--size", type=int,
+              help="Frame side in pixels: the tensor store {size}px_16f [default: the model's "
+                   "reference input size, DFEW's configuration: p3d 160, i3d 224, others 112; "
+                   "see `dfew-build models`].")
 @click.option("--workers", type=click.IntRange(0),
               help="Data-loader processes [default: half the CPU cores, at most 4].")
 @click.option("--balanced", is_flag=True, help="Class-balanced oversampling.")
@@ -92,6 +107,7 @@ def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, opt
     Multi-GPU: torchrun --nproc_per_node 4 $(which dfew-build) train --device cuda --amp ...
     """
     from dfew_build.bench.config import TrainConfig, default_workers
+    from dfew_build.bench.metrics import absent_note, uar_scope
     from dfew_build.bench.protocol import dry_run as run_dry, train as run_train
     from dfew_build.errors import TrainingError
 
@@ -142,9 +158,17 @@ def train(state, model, loss, lambda_, fold, scheme, epochs, batch_size, lr, opt
         return
     if metrics.get("fold") == "all":
         click.echo((result["run_dir"] / "summary.md").read_text(encoding="utf-8"))
-    click.echo(f"run {result['run']}: UAR {_percent(metrics['uar'])}, WAR "
+        pooled = metrics["pooled"]
+        click.echo(f"run {result['run']}: UAR {_pm(metrics['uar'], metrics['uar_sd'])}, WAR "
+                   f"{_pm(metrics['war'], metrics['war_sd'])} (mean ± sd over "
+                   f"{len(metrics['folds'])} folds); pooled over {pooled['n']} test clips: "
+                   f"UAR {_percent(pooled['uar'])}{uar_scope(pooled)}, WAR "
+                   f"{_percent(pooled['war'])} ({result['run_dir']})")
+        return
+    note = absent_note(metrics)
+    click.echo(f"run {result['run']}: UAR {_percent(metrics['uar'])}{uar_scope(metrics)}, WAR "
                f"{_percent(metrics['war'])} on {metrics['n']} test clips "
-               f"({result['run_dir']})")
+               f"({result['run_dir']})" + (f"; {note}" if note else ""))
 
 
 @click.command()
@@ -166,6 +190,7 @@ def evaluate(state, run, on_workspace, fold, scheme, checkpoint, device, workers
 
     Writes WS/runs/RUN/evaluations/STAMP/ (metrics.json, predictions.csv, confusion.png).
     """
+    from dfew_build.bench.metrics import absent_note, uar_scope
     from dfew_build.bench.protocol import evaluate_run
     from dfew_build.workspace import open_workspace
 
@@ -177,9 +202,12 @@ def evaluate(state, run, on_workspace, fold, scheme, checkpoint, device, workers
     if as_json:
         echo_json(metrics)
         return
-    rows = [{"emotion": name, "recall": _percent(value)}
+    rows = [{"emotion": name,
+             "recall": "– (no test clip)" if value is None else _percent(value)}
             for name, value in metrics["per_class_recall"].items()]
     click.echo(format_table(rows, ["emotion", "recall"]))
+    note = absent_note(metrics)
     click.echo(f"{run} ({metrics['checkpoint']}.pt, epoch {metrics['epoch']}) on "
-               f"{metrics['on']}: UAR {_percent(metrics['uar'])}, WAR "
-               f"{_percent(metrics['war'])}, {metrics['n']} clips -> {metrics['output']}")
+               f"{metrics['on']}: UAR {_percent(metrics['uar'])}{uar_scope(metrics)}, WAR "
+               f"{_percent(metrics['war'])}, {metrics['n']} clips -> {metrics['output']}"
+               + (f"\n{note}" if note else ""))

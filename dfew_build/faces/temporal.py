@@ -16,6 +16,15 @@ frames comes back unchanged.
 
 ``linear`` interpolates between the two nearest frames, ``uniform`` picks the nearest
 frame at T evenly spaced positions (frames repeat when the clip is shorter than T).
+
+``dfew`` picks frames as the test-time loader of DFEW's official code does
+(``DFEW_Dataset.generate_index``, non-consecutive test sampling), so that a model trained
+or scored on our store sees the frames theirs would: a clip of n >= T frames takes
+``np.linspace(0, n - 1, T).astype(int)`` (truncated, not rounded, so the picks lean to the
+earlier frame); a shorter clip is first looped — whole copies of 0..n-1 appended one
+after another until there are at least T (ceil(T / n) copies) — and the same truncated
+linspace picks T of those. n = 10: 0, 1, 2, 3, 5, 6, 7, 8, 0, 1, 2, 3, 5, 6, 7, 9 (time
+jumps back to the start in the middle of the clip).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import numpy as np
 
 from dfew_build.errors import FacesError
 
-METHODS = ("tim", "linear", "uniform")
+METHODS = ("tim", "linear", "uniform", "dfew")
 
 
 def tim_embedding(n: int, t: np.ndarray) -> np.ndarray:
@@ -71,6 +80,17 @@ def uniform_indices(n: int, frames: int) -> np.ndarray:
     return np.floor(sample_positions(n, frames) + 0.5).astype(np.int64)
 
 
+def dfew_indices(n: int, frames: int = 16) -> np.ndarray:
+    """[frames] int64 indices into 0..n-1: DFEW's official test-time sampler (see above)."""
+    if n < 1 or frames < 1:
+        raise FacesError(f"frame sampling needs at least one input and one output frame "
+                         f"(got {n} -> {frames})")
+    copies = -(-frames // n)                              # loop short clips: ceil(T / n)
+    looped = np.tile(np.arange(n, dtype=np.int64), copies)
+    picks = np.linspace(0, len(looped) - 1, frames).astype(int)   # truncation, as theirs
+    return looped[picks]
+
+
 def check_method(method: str) -> str:
     if method not in METHODS:
         raise FacesError(f"unknown temporal method {method!r}; choose one of "
@@ -90,6 +110,8 @@ def normalise_frames(clip: np.ndarray, frames: int = 16, method: str = "tim") ->
     n = len(clip)
     if method == "uniform":
         return clip[uniform_indices(n, frames)].copy()
+    if method == "dfew":
+        return clip[dfew_indices(n, frames)].copy()
     weights = tim_weights(n, frames) if method == "tim" else linear_weights(n, frames)
     flat = clip.reshape(n, -1).astype(np.float32)
     out = weights.T.astype(np.float32) @ flat

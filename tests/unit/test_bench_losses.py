@@ -1,4 +1,5 @@
-"""The benchmark losses against hand-computed values (DFEW eq. 9, Wen et al., LDL)."""
+"""The benchmark losses against hand-computed values (DFEW eq. 9, the released EC-STFL
+code's formula, Wen et al., LDL)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 import torch  # noqa: E402  (a core dependency: never skipped)
 
-from dfew_build.bench.losses import create_loss, ecstfl_term, list_losses  # noqa: E402
+from dfew_build.bench.losses import (create_loss, ecstfl_released_term, ecstfl_term,  # noqa: E402
+                                     list_losses)
 
 
 def reference_ecstfl(points, labels):
@@ -41,7 +43,7 @@ def test_ecstfl_hand_computed_four_samples():
     numerator = 5.0
     denominator = 1 + 2 + math.sqrt(20) + math.sqrt(13) + 0.5 + math.sqrt(20) / 2 \
         + math.sqrt(5) + 1 + math.sqrt(13) / 2 + math.sqrt(5)
-    expected = numerator / denominator  # 0.2677...
+    expected = numerator / denominator  # 0.2371...
     assert expected == pytest.approx(reference_ecstfl(POINTS, LABELS))
     value = ecstfl_term(torch.tensor(POINTS), torch.tensor(LABELS))
     assert value.item() == pytest.approx(expected, rel=1e-6)
@@ -132,6 +134,113 @@ def test_ecstfl_collapsed_features_are_zero_not_nan():
     assert torch.isfinite(feats.grad).all()
 
 
+# -- EC-STFL, the released code's formula --------------------------------------------
+
+def reference_released(points, labels):
+    """The released formula with plain Python loops, sample by sample:
+    attraction = sum of L1 distances to the same-label samples (itself included, distance
+    0) / (number of *other* same-label samples + 1); repulsion = sum of 1 / (d + 1e-6) over
+    the different-label samples / (their number + 1); loss = mean(attraction · repulsion / B)."""
+    b = len(points)
+    total = 0.0
+    for xi, yi in zip(points, labels):
+        same = [sum(abs(u - v) for u, v in zip(xi, xj)) for xj, yj in zip(points, labels)
+                if yj == yi]
+        other = [sum(abs(u - v) for u, v in zip(xi, xj)) for xj, yj in zip(points, labels)
+                 if yj != yi]
+        attraction = sum(same) / ((len(same) - 1) + 1 + 1e-6)
+        repulsion = sum(1.0 / (d + 1e-6) for d in other) / (len(other) + 1 + 1e-6)
+        total += attraction * repulsion / b
+    return total / b
+
+
+def test_ecstfl_released_hand_computed_four_samples():
+    # L1 distances: d01 = 7, d02 = 1, d03 = 2, d12 = 6, d13 = 5, d23 = 3; B = 4.
+    # sample 0 (label 0 with sample 1): a = (0 + 7) / 2,  r = (1/1 + 1/2) / (2 + 1) = 1/2
+    # sample 1:                          a = 7 / 2,        r = (1/6 + 1/5) / 3 = 11/90
+    # samples 2 and 3 are alone in their class: a = 0 / 1 = 0
+    # L = (1/4) · Σ a·r / 4 = (7/4 + 77/180) / 16 = 392 / 2880
+    expected = (7 / 4 + 77 / 180) / 16  # 0.13611...
+    assert reference_released(POINTS, LABELS) == pytest.approx(expected, rel=1e-5)
+    value = ecstfl_released_term(torch.tensor(POINTS), torch.tensor(LABELS))
+    assert value.item() == pytest.approx(expected, rel=1e-5)
+    # The readings of "(count + 1)" this rules out, on the same batch:
+    inverse_of_d_plus_1 = (3.5 * (1 / 2 + 1 / 3) / 3 + 3.5 * (1 / 7 + 1 / 6) / 3) / 16
+    plain_mean_repulsion = (3.5 * (1.5 / 2) + 3.5 * (11 / 30) / 2) / 16
+    others_only_attraction = (7 * 0.5 + 7 * 11 / 90) / 16
+    for wrong in (inverse_of_d_plus_1, plain_mean_repulsion, others_only_attraction):
+        assert abs(value.item() - wrong) > 0.01
+
+
+def test_ecstfl_released_matches_the_loop_on_random_batches():
+    gen = torch.Generator().manual_seed(4)
+    for _ in range(5):
+        feats = torch.randn(24, 6, generator=gen, dtype=torch.float64)
+        labels = torch.randint(0, 7, (24,), generator=gen)
+        expected = reference_released(feats.tolist(), labels.tolist())
+        assert ecstfl_released_term(feats, labels).item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_ecstfl_released_shrinks_as_one_over_b_and_equation_9_does_not():
+    feats = torch.tensor(POINTS, dtype=torch.float64)
+    labels = torch.tensor(LABELS)
+    twice_f, twice_y = feats.repeat(2, 1), labels.repeat(2)   # every sample twice, B = 8
+    # equation 9: every sum doubles, the ratio stays
+    assert ecstfl_term(twice_f, twice_y).item() == pytest.approx(
+        ecstfl_term(feats, labels).item(), rel=1e-12)
+    # released: attraction unchanged (0, 7, 0, 7 over 4), repulsion sums double over
+    # (2q + 1) instead of (q + 1) different-label samples (q = 2 for samples 0 and 1),
+    # and the loss is divided by B = 8 instead of 4.
+    expected = (2 * 3.5 * (3.0 / 5) + 2 * 3.5 * (2 * 11 / 30) / 5) / 8 / 8
+    assert ecstfl_released_term(twice_f, twice_y).item() == pytest.approx(expected, rel=1e-5)
+    ratio = ecstfl_released_term(twice_f, twice_y).item() / \
+        ecstfl_released_term(feats, labels).item()
+    assert ratio == pytest.approx(0.5 * (2 * 3) / (2 * 2 + 1), rel=1e-5)   # 1/2 · 6/5
+    # and times B it is the plain batch mean of attraction · repulsion
+    per_sample_mean = (3.5 * 0.5 + 3.5 * 11 / 90) / 4
+    assert 4 * ecstfl_released_term(feats, labels).item() == pytest.approx(per_sample_mean,
+                                                                           rel=1e-5)
+
+
+def test_ecstfl_released_joint_loss_and_parts():
+    loss_fn = create_loss("ecstfl_released", num_classes=3, feature_dim=2)
+    assert loss_fn.lambda_ == 10.0
+    logits = torch.zeros(4, 3)
+    total, parts = loss_fn(logits, torch.tensor(POINTS), torch.tensor(LABELS))
+    assert set(parts) == {"ce", "ecstfl_released"}
+    assert parts["ce"].item() == pytest.approx(math.log(3))
+    assert total.item() == pytest.approx(math.log(3) + 10 * (7 / 4 + 77 / 180) / 16, rel=1e-5)
+
+
+def test_ecstfl_released_one_class_batch_gives_zero_and_no_gradient():
+    feats = torch.randn(5, 4, requires_grad=True)
+    term = ecstfl_released_term(feats, torch.full((5,), 2))
+    assert term.item() == 0.0 and not term.requires_grad
+
+
+def test_ecstfl_released_gradient_is_correct():
+    x = torch.tensor([[0.1, 0.3], [1.2, -0.4], [0.7, 0.9], [-1.0, 0.2], [0.5, 0.5]],
+                     dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0, 0, 1, 1, 2])
+    assert torch.autograd.gradcheck(lambda f: ecstfl_released_term(f, y), (x,))
+
+
+def test_the_two_forms_on_a_random_batch_of_32():
+    """Issue 16's comparison, on our own seeded batch (B = 32, D = 512, 7 classes):
+    equation 9 ≈ 0.130, released ≈ 0.0235, gradients far from parallel (cosine ≈ 0.6)."""
+    gen = torch.Generator().manual_seed(0)
+    feats = torch.randn(32, 512, generator=gen, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 7, (32,), generator=gen)
+    paper, released = ecstfl_term(feats, labels), ecstfl_released_term(feats, labels)
+    g_paper, = torch.autograd.grad(paper, feats)
+    g_released, = torch.autograd.grad(released, feats)
+    cosine = torch.nn.functional.cosine_similarity(g_paper.flatten(), g_released.flatten(),
+                                                   dim=0).item()
+    assert paper.item() == pytest.approx(0.1305, abs=5e-4)
+    assert released.item() == pytest.approx(0.0236, abs=5e-4)
+    assert cosine == pytest.approx(0.643, abs=0.01)
+
+
 # -- center loss ---------------------------------------------------------------------
 
 def test_center_loss_hand_computed():
@@ -193,8 +302,8 @@ def test_ce_is_cross_entropy():
 
 
 def test_factory_rejects_bad_input():
-    assert list_losses() == ["ce", "center", "ecstfl", "ldl"]
-    with pytest.raises(ValueError, match="known losses: ce, center, ecstfl, ldl"):
+    assert list_losses() == ["ce", "center", "ecstfl", "ecstfl_released", "ldl"]
+    with pytest.raises(ValueError, match="known losses: ce, center, ecstfl, ecstfl_released, ldl"):
         create_loss("triplet", num_classes=7, feature_dim=8)
     with pytest.raises(ValueError, match="feature_dim"):
         create_loss("ecstfl", num_classes=7)

@@ -126,23 +126,36 @@ def test_run_folder_checkpoints_and_run_table(trained):
     assert rows[f"{name}/fold1"].checkpoint_path == f"runs/{name}/fold1/last.pt"
 
 
-def test_fold_all_writes_mean_and_pooled_results_in_the_paper_layout(trained):
+def test_fold_all_headline_is_the_mean_over_folds_with_pooled_second(trained):
     _ws, result = trained
     base, metrics = result["run_dir"], result["metrics"]
     pooled = pd.read_csv(base / "predictions.csv")
     assert len(pooled) == 21 and sorted(pooled["fold"].unique()) == [1, 2]
-    assert metrics["war"] == pytest.approx((pooled["label"] == pooled["prediction"]).mean())
+    per_fold_war = [m["war"] for m in metrics["per_fold"]]
+    per_fold_uar = [m["uar"] for m in metrics["per_fold"]]
+    # the headline: mean of the folds ± their standard deviation (ddof 1)
+    assert metrics["headline"] == "mean over folds"
+    assert metrics["war"] == pytest.approx(np.mean(per_fold_war))
+    assert metrics["uar"] == pytest.approx(np.mean(per_fold_uar))
+    assert metrics["war_sd"] == pytest.approx(np.std(per_fold_war, ddof=1))
+    assert metrics["uar_sd"] == pytest.approx(np.std(per_fold_uar, ddof=1))
+    assert metrics["mean"]["war"] == metrics["war"]
+    # the second line: every prediction scored together
+    assert metrics["pooled"]["war"] == pytest.approx(
+        (pooled["label"] == pooled["prediction"]).mean())
     expected = summarize(pooled["label"] - 1, pooled["prediction"] - 1)
-    assert metrics["uar"] == pytest.approx(expected["uar"])
-    per_fold = [m["war"] for m in metrics["per_fold"]]
-    assert metrics["mean"]["war"] == pytest.approx(np.mean(per_fold))
+    assert metrics["pooled"]["uar"] == pytest.approx(expected["uar"])
     summary = pd.read_csv(base / "summary.csv")
     assert list(summary.columns) == ["Model", "Split", "Happy", "Sad", "Neutral", "Angry",
                                      "Surprise", "Disgust", "Fear", "UAR", "WAR"]
-    assert summary["Split"].tolist() == ["fd1", "fd2", "mean", "pooled"]
+    assert summary["Split"].tolist() == ["fd1", "fd2", "mean", "sd", "pooled"]
     assert summary["Model"].iloc[0] == "3D Resnet18"
-    assert summary["WAR"].iloc[-1] == pytest.approx(round(100 * metrics["war"], 2))
-    assert "| 3D Resnet18 | pooled |" in (base / "summary.md").read_text()
+    assert summary["WAR"].iloc[2] == pytest.approx(round(100 * metrics["war"], 2))
+    assert summary["WAR"].iloc[-1] == pytest.approx(round(100 * metrics["pooled"]["war"], 2))
+    text = (base / "summary.md").read_text()
+    assert "| 3D Resnet18 | mean |" in text and "| 3D Resnet18 | pooled |" in text
+    assert "mean over 2 folds (± sd): UAR " in text
+    assert "pooled over all 21 test predictions: " in text
     assert (base / "confusion.png").is_file()
 
 
@@ -195,9 +208,11 @@ def test_ldl_trains_on_the_vote_vectors(small):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"model": "c4d"}, "unknown model 'c4d'; choose one of: c3d, i3d, p3d, r2plus1d_18, "
-                       "r3d_18, resnet18_lstm, resnet3d_18, vgg11_lstm (see `dfew-build models`)"),
-    ({"loss": "focal"}, "unknown loss 'focal'; choose one of: ce, center, ecstfl, ldl"),
+    ({"model": "c4d"}, "unknown model 'c4d'; choose one of: c3d, c3d_bn, i3d, mc3_18, p3d, "
+                       "r2plus1d_18, r3d_18, resnet18_lstm, resnet18_lstm_basic, resnet3d_18, "
+                       "vgg11_lstm (see `dfew-build models`)"),
+    ({"loss": "focal"}, "unknown loss 'focal'; choose one of: ce, center, ecstfl, "
+                        "ecstfl_released, ldl"),
     ({"fold": 0}, "--fold must be a fold number 1..k or 'all', got 0"),
     ({"epochs": 0}, "--epochs must be at least 1, got 0"),
 ])
@@ -210,8 +225,9 @@ def test_bad_settings_name_the_choices(changes, message):
 def test_lambda_for_a_loss_without_one_is_refused(small):
     with pytest.raises(TrainingError) as excinfo:
         dry_run(small, tiny_config(loss="ce", lambda_=2.0))
-    assert "lambda applies to 'center' and 'ecstfl' only" in str(excinfo.value)
-    assert "(losses: ce, center, ecstfl, ldl)" in str(excinfo.value)
+    assert "lambda applies to 'center', 'ecstfl' and 'ecstfl_released' only" in \
+        str(excinfo.value)
+    assert "(losses: ce, center, ecstfl, ecstfl_released, ldl)" in str(excinfo.value)
 
 
 def test_empty_training_set_and_missing_store(workspace):
@@ -225,8 +241,43 @@ def test_empty_training_set_and_missing_store(workspace):
         "empty training set: none of the 7 single-labelled clips of the training folds "
         "(scheme 'default', test fold 1) is in the tensor store 16px_16f.npy; run "
         "`dfew-build preprocess` first")
-    with pytest.raises(TrainingError, match=r"no tensor store for 112px × 16 frames"):
+    with pytest.raises(TrainingError) as excinfo:
         train(workspace, tiny_config(size=112))
+    assert str(excinfo.value) == (
+        f"no tensor store for 112px × 16 frames ({workspace.tensors_dir / '112px_16f.npy'} "
+        "not found): run `dfew-build preprocess --size 112 --frames 16` first; 112 px is "
+        "resnet3d_18's reference input size (DFEW's configuration) (stores here: 16px; "
+        "--size N trains on one of them)")
+
+
+@pytest.mark.parametrize("model, size", [("p3d", 160), ("i3d", 224), ("c3d", 112)])
+def test_without_size_a_run_uses_the_models_reference_store(small, model, size):
+    """No --size: the store of the model's reference input size, or the command that
+    makes it."""
+    config = TrainConfig(model=model, workers=0)
+    assert config.size is None and validate(config).size == size
+    with pytest.raises(TrainingError) as excinfo:
+        dry_run(small, config)
+    assert str(excinfo.value) == (
+        f"no tensor store for {size}px × 16 frames "
+        f"({small.tensors_dir / f'{size}px_16f.npy'} not found): run `dfew-build preprocess "
+        f"--size {size} --frames 16` first; {size} px is {model}'s reference input size "
+        "(DFEW's configuration) (stores here: 16px; --size N trains on one of them)")
+
+
+def test_a_reference_size_store_is_found_and_recorded(workspace):
+    info = fill_workspace(workspace, None, per_class=2, size=16, k=2)
+    store = np.load(info["store"])
+    big = np.repeat(np.repeat(store, 10, axis=2), 10, axis=3)      # 16 px -> 160 px
+    write_tensor_store(workspace.tensors_dir, info["clip_ids"], big)
+    tiny_p3d = tiny_config(model="p3d", model_kwargs={}, size=None, batch_size=2)
+    out = dry_run(workspace, tiny_p3d)
+    assert out["batch"] == [2, 3, 16, 160, 160]
+    other = tiny_config(size=None)                                 # resnet3d_18: 112
+    with pytest.raises(TrainingError) as excinfo:
+        dry_run(workspace, other)
+    assert "(stores here: 16px, 160px; --size N trains on one of them)" in str(excinfo.value)
+    assert "; 112 px is resnet3d_18's reference input size" in str(excinfo.value)
 
 
 def test_bench_demo_runs_one_epoch_or_says_what_is_missing(workspace):

@@ -1,4 +1,5 @@
-"""Temporal normalisation to T frames: TIM (Zhou et al. 2011), linear, uniform."""
+"""Temporal normalisation to T frames: TIM (Zhou et al. 2011), linear, uniform, and DFEW's
+test-time loader sampler (``dfew``)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import numpy as np
 import pytest
 
 from dfew_build.errors import FacesError
-from dfew_build.faces.temporal import (normalise_frames, tim_embedding, tim_weights,
-                                       uniform_indices)
+from dfew_build.faces.temporal import (METHODS, dfew_indices, normalise_frames, tim_embedding,
+                                       tim_weights, uniform_indices)
 
 
 def smooth_clip(positions: np.ndarray, size: int = 32) -> np.ndarray:
@@ -48,7 +49,7 @@ def reference_tim(clip: np.ndarray, frames: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape((frames,) + clip.shape[1:])
 
 
-@pytest.mark.parametrize("method", ["tim", "linear", "uniform"])
+@pytest.mark.parametrize("method", ["tim", "linear", "uniform", "dfew"])
 def test_exactly_t_frames_come_back_unchanged(method):
     clip = np.random.default_rng(0).integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
     out = normalise_frames(clip, 16, method)
@@ -105,8 +106,66 @@ def test_uniform_picks_evenly_spaced_frames():
 def test_bad_input_is_an_error():
     with pytest.raises(FacesError) as exc:
         normalise_frames(np.zeros((4, 8, 8, 3), np.uint8), 16, "cubic")
-    assert str(exc.value) == "unknown temporal method 'cubic'; choose one of tim, linear, uniform"
+    assert str(exc.value) == ("unknown temporal method 'cubic'; choose one of tim, linear, "
+                              "uniform, dfew")
     with pytest.raises(FacesError) as exc:
         normalise_frames(np.zeros((0, 8, 8, 3), np.uint8), 16)
     assert str(exc.value) == ("temporal normalisation needs frames as [n, H, W, C] with "
                               "n >= 1, got shape (0, 8, 8, 3)")
+
+
+# -- DFEW's official test-time sampler ------------------------------------------------
+
+def reference_dfew_sampler(n, frames=16):
+    """DFEW_Dataset.generate_index (test phase, non-consecutive) as a plain loop: a clip
+    shorter than T is looped by appending whole copies until it has at least T indices;
+    then T indices are picked at np.linspace positions, truncated by astype(int)."""
+    indices = list(range(n))
+    if n < frames:
+        looped = []
+        while len(looped) < frames:
+            looped += indices
+        indices = looped
+    picks = np.linspace(0, len(indices) - 1, frames).astype(int)
+    return [indices[p] for p in picks]
+
+
+def test_dfew_sampler_loops_a_ten_frame_clip_as_dfews_loader():
+    # issue 16: 10 frames -> two copies (20 indices), linspace(0, 19, 16) = 0, 1.27, 2.53,
+    # 3.8, 5.07, 6.33, 7.6, 8.87, 10.13, … truncated -> 0, 1, 2, 3, 5, 6, 7, 8, 10, …
+    assert dfew_indices(10).tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 0, 1, 2, 3, 5, 6, 7, 9]
+
+
+@pytest.mark.parametrize("n, expected", [
+    (16, list(range(16))),
+    (31, list(range(0, 31, 2))),                                 # exact even steps
+    (40, [0, 2, 5, 7, 10, 13, 15, 18, 20, 23, 26, 28, 31, 33, 36, 39]),  # truncated, not rounded
+    (17, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16]),
+    (5, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 4]),          # four copies (20)
+    (3, [0, 1, 2, 0, 1, 2, 0, 1, 0, 1, 2, 0, 1, 2, 0, 2]),          # six copies (18)
+    (1, [0] * 16),
+])
+def test_dfew_sampler_other_lengths(n, expected):
+    assert dfew_indices(n).tolist() == expected == reference_dfew_sampler(n)
+
+
+def test_dfew_sampler_agrees_with_the_loop_for_every_length():
+    for n in range(1, 120):
+        for frames in (8, 16):
+            assert dfew_indices(n, frames).tolist() == reference_dfew_sampler(n, frames), n
+    # and differs from the rounded `uniform` picks (40 frames: 2.6 -> 2, not 3)
+    assert dfew_indices(40).tolist() != uniform_indices(40, 16).tolist()
+
+
+def test_dfew_method_picks_those_frames():
+    assert "dfew" in METHODS
+    clip = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1) * np.ones((1, 2, 2, 3), np.uint8)
+    out = normalise_frames(clip, 16, "dfew")
+    assert out.shape == (16, 2, 2, 3) and out.dtype == np.uint8
+    assert out[:, 0, 0, 0].tolist() == [0, 1, 2, 3, 5, 6, 7, 8, 0, 1, 2, 3, 5, 6, 7, 9]
+
+
+def test_preprocess_offers_the_dfew_sampler(cli):
+    result = cli("preprocess", "--help")
+    assert result.exit_code == 0
+    assert "tim|linear|uniform|dfew" in result.output

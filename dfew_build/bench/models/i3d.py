@@ -7,11 +7,13 @@ stride (1, 2, 2) → Mixed_3b, 3c → MaxPool 3×3×3 stride 2 → Mixed_4b … 
 2×2×2 stride 2 → Mixed_5b, 5c (1024 channels). Every unit is convolution (no bias),
 batch norm (eps 1e-3, momentum 0.01) and ReLU, with TensorFlow "SAME" padding.
 
-For a 16×112×112 clip the last feature map is 1024×2×4×4; the fixed 2×7×7 average
-pool of the 224×224 original is replaced by global average pooling, giving the 1024-d
-penultimate features. Head: dropout 0.5 and a linear layer (the original's 1×1×1
-"logits" convolution, which on a pooled vector is the same map with the same
-parameters).
+Input: 16×224×224 is the reference size (``model_input_size("i3d")``), the original's
+and DFEW's official I3D configuration: the last feature map is 1024×2×7×7 and the
+original's fixed 2×7×7 average pool is exactly the global average pooling used here,
+giving the 1024-d penultimate features. The global pool also lets I3D run on 16×112×112
+clips (last map 1024×2×4×4), where the fixed pool fails. Head: dropout 0.5 and a linear
+layer (the original's 1×1×1 "logits" convolution, which on a pooled vector is the same
+map with the same parameters).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ class I3D(nn.Module):
         return self.head(self.forward_features(x))
 
 
-@register_model
+@register_model(input_size=224)
 def i3d(num_classes: int = 7, **kwargs) -> I3D:
     """I3D-RGB: inflated Inception-v1 with batch norm; 1024-d features."""
     return I3D(num_classes=num_classes, **kwargs)

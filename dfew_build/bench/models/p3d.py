@@ -20,8 +20,10 @@ Layout, as in that port:
   is the same thing for 16-frame clips and still works for other lengths);
 * global average pooling → 2048-d penultimate features; head = dropout 0.5 + fc.
 
-The port's 160×160 input and fixed 5×5 average pool are replaced by 112×112 and an
-adaptive pool (DFEW's 16×112×112 protocol).
+Input: 16×160×160 is the reference size (``model_input_size("p3d")``), as in that port
+and in DFEW's official P3D configuration (``size_Resize_te: 160``): there the last map is
+5×5 and the port's fixed 5×5 average pool is exactly the adaptive pool used here, which
+also lets P3D run on 16×112×112 clips (last map 4×4, where the fixed pool fails).
 """
 
 from __future__ import annotations
@@ -90,7 +92,7 @@ class P3DBlock(nn.Module):
 
 
 class P3D(nn.Module):
-    """Pseudo-3D ResNet for 16×112×112 clips."""
+    """Pseudo-3D ResNet for 16-frame clips (reference 160×160; any size ≥ 32 runs)."""
 
     def __init__(self, layers=(3, 4, 6, 3), num_classes: int = 7, dropout: float = 0.5,
                  st_struc: tuple[str, ...] = ("A", "B", "C")):
@@ -155,7 +157,7 @@ class P3D(nn.Module):
         return self.head(self.forward_features(x))
 
 
-@register_model
+@register_model(input_size=160)
 def p3d(num_classes: int = 7, depth: int = 63, **kwargs) -> P3D:
     """Pseudo-3D ResNet, P3D-63 by default (``depth`` 63, 131 or 199)."""
     if depth not in _DEPTHS:

@@ -1,17 +1,24 @@
-"""R3D-18 and R(2+1)D-18 (Tran et al., CVPR 2018, "A closer look at spatiotemporal
-convolutions"): torchvision's VideoResNet family in plain PyTorch (torchvision does not
-work with the CPU torch here). The two differ only in their stem and in how a block's
-3×3×3 convolution is built, so they share one skeleton, as in torchvision.
+"""R3D-18, MC3-18 and R(2+1)D-18 (Tran et al., CVPR 2018, "A closer look at
+spatiotemporal convolutions"): torchvision's VideoResNet family in plain PyTorch
+(torchvision does not work with the CPU torch here). They differ only in their stem and
+in how a block's 3×3×3 convolution is built, so they share one skeleton, as in
+torchvision. DFEW's official code trains all three from torchvision with a new
+``num_classes`` fc layer.
 
 * ``r3d_18``: stem 3×7×7 convolution, stride (1, 2, 2), padding (1, 3, 3); full 3×3×3
   convolutions. 33,371,472 parameters for 400 classes (torchvision), 33,169,863 for 7.
+* ``mc3_18`` (mixed convolutions): the R3D stem and full 3×3×3 convolutions in the
+  first stage, then 1×3×3 convolutions (no temporal extent, stride (1, 2, 2), 1×1×1
+  shortcuts with stride (1, 2, 2)) in stages 2-4, so time is never downsampled.
+  11,695,440 parameters for 400 classes (torchvision), 11,493,831 for 7.
 * ``r2plus1d_18``: (2+1)D stem (1×7×7 to 45 channels, then 3×1×1 to 64); each 3×3×3
   convolution factorised into 1×3×3 spatial + 3×1×1 temporal with the intermediate width
   ``Mi = (in·out·27) // (in·9 + 3·out)`` that keeps a full convolution's parameter count.
   31,505,325 parameters for 400 classes (torchvision), 31,303,716 for 7.
 
-Both: four stages of two BasicBlocks (64, 128, 256, 512 channels; stride 2 in time and
-space from the second stage on; 1×1×1 convolution + batch norm on changing shortcuts),
+All: four stages of two BasicBlocks (64, 128, 256, 512 channels; stride 2 from the second
+stage on, in time too except for MC3's 2D stages; 1×1×1 convolution + batch norm on
+changing shortcuts),
 global average pooling, one fully connected layer. Penultimate features: the 512-d pooled
 vector. Initialisation as torchvision: Kaiming-normal (fan_out) convolutions, batch norm
 1/0, linear N(0, 0.01) and bias 0.
@@ -33,6 +40,19 @@ ConvBuilder = Callable[[int, int, int, int], nn.Module]
 
 def conv3x3x3(in_planes: int, out_planes: int, stride: int, block_inplanes: int) -> nn.Module:
     return nn.Conv3d(in_planes, out_planes, 3, stride=stride, padding=1, bias=False)
+
+
+def conv_no_temporal(in_planes: int, out_planes: int, stride: int,
+                     block_inplanes: int) -> nn.Module:
+    """torchvision's Conv3DNoTemporal: a 1×3×3 convolution, spatial stride only."""
+    return nn.Conv3d(in_planes, out_planes, kernel_size=(1, 3, 3),
+                     stride=(1, stride, stride), padding=(0, 1, 1), bias=False)
+
+
+def downsample_stride(conv: ConvBuilder, stride: int):
+    """The shortcut's stride for a block built by ``conv`` (torchvision's
+    ``get_downsample_stride``): no temporal stride for the 2D-in-time convolution."""
+    return (1, stride, stride) if conv is conv_no_temporal else stride
 
 
 def conv2plus1d(in_planes: int, out_planes: int, stride: int, block_inplanes: int) -> nn.Module:
@@ -85,16 +105,18 @@ def r2plus1d_stem() -> nn.Module:
 
 
 class VideoResNet(nn.Module):
-    def __init__(self, stem: nn.Module, conv: ConvBuilder, layers=(2, 2, 2, 2),
-                 num_classes: int = 7):
+    def __init__(self, stem: nn.Module, conv, layers=(2, 2, 2, 2), num_classes: int = 7):
+        """``conv``: one ConvBuilder for every stage, or a sequence of four (MC3)."""
         super().__init__()
-        self.conv = conv
+        convs = tuple(conv) if isinstance(conv, (list, tuple)) else (conv,) * 4
+        if len(convs) != 4:
+            raise ValueError(f"give one convolution builder or four, got {len(convs)}")
         self.inplanes = 64
         self.stem = stem
-        self.layer1 = self._make_layer(64, layers[0], stride=1)
-        self.layer2 = self._make_layer(128, layers[1], stride=2)
-        self.layer3 = self._make_layer(256, layers[2], stride=2)
-        self.layer4 = self._make_layer(512, layers[3], stride=2)
+        self.layer1 = self._make_layer(convs[0], 64, layers[0], stride=1)
+        self.layer2 = self._make_layer(convs[1], 128, layers[1], stride=2)
+        self.layer3 = self._make_layer(convs[2], 256, layers[2], stride=2)
+        self.layer4 = self._make_layer(convs[3], 512, layers[3], stride=2)
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.feature_dim = 512
         self.head = nn.Linear(self.feature_dim, num_classes)
@@ -109,16 +131,18 @@ class VideoResNet(nn.Module):
                 nn.init.normal_(m.weight, 0, 0.01)
                 nn.init.zeros_(m.bias)
 
-    def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
+    def _make_layer(self, conv: ConvBuilder, planes: int, blocks: int,
+                    stride: int) -> nn.Sequential:
         downsample = None
         if stride != 1 or self.inplanes != planes:
             downsample = nn.Sequential(
-                nn.Conv3d(self.inplanes, planes, 1, stride=stride, bias=False),
+                nn.Conv3d(self.inplanes, planes, 1, stride=downsample_stride(conv, stride),
+                          bias=False),
                 nn.BatchNorm3d(planes),
             )
-        layers = [BasicBlock(self.conv, self.inplanes, planes, stride, downsample)]
+        layers = [BasicBlock(conv, self.inplanes, planes, stride, downsample)]
         self.inplanes = planes
-        layers += [BasicBlock(self.conv, planes, planes) for _ in range(1, blocks)]
+        layers += [BasicBlock(conv, planes, planes) for _ in range(1, blocks)]
         return nn.Sequential(*layers)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -134,6 +158,14 @@ class VideoResNet(nn.Module):
 def r3d_18(num_classes: int = 7, **kwargs) -> VideoResNet:
     """R3D-18 as torchvision's ``r3d_18``; 33,169,863 parameters for 7 classes."""
     return VideoResNet(r3d_stem(), conv3x3x3, (2, 2, 2, 2), num_classes, **kwargs)
+
+
+@register_model
+def mc3_18(num_classes: int = 7, **kwargs) -> VideoResNet:
+    """MC3-18 as torchvision's ``mc3_18`` (3D first stage, 2D-in-time stages 2-4);
+    11,493,831 parameters for 7 classes."""
+    convs = (conv3x3x3, conv_no_temporal, conv_no_temporal, conv_no_temporal)
+    return VideoResNet(r3d_stem(), convs, (2, 2, 2, 2), num_classes, **kwargs)
 
 
 @register_model
