@@ -76,7 +76,7 @@ detector = "auto"           # auto (insightface when a model pack is found, else
 min_face_rate = 0.5         # drop clips whose protagonist is in fewer frames than this share (DFEW: 0.5)
 frames = 16                 # frames per clip in the tensor store (DFEW: 16)
 size = 112                  # aligned face size in pixels, a multiple of 112 or 128
-temporal = "tim"            # tim (as DFEW) | linear | uniform
+temporal = "tim"            # tim (as DFEW) | linear | uniform | dfew (DFEW loaders' sampler)
 # The face search, shared by preprocess and clips propose (see docs/faces.md):
 min_face = 40               # smallest face searched, in pixels of the clip/movie
 detect_size = 640           # long side the detector searches at (0: full resolution)
