@@ -585,32 +585,36 @@ def import_votes(session: Session, path: str | os.PathLike, *, update_existing: 
     keep = _drop_in_file_repeats(parsed, key, lookups, report)
     # Written in (clip, annotator) order: a batch touches a short range of clip ids.
     keep = keep[np.argsort(key[keep], kind="stable")]
-    rows = list(zip(parsed.lines[keep].tolist(), parsed.clips[keep].tolist(),
-                    parsed.annotators[keep].tolist(), parsed.emotions[keep].tolist()))
+    columns = (parsed.lines[keep], parsed.clips[keep], parsed.annotators[keep],
+               parsed.emotions[keep])
+    total = len(keep)
 
     writer = _Writer(session, lookups.names, update_existing)
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(rows), desc="storing votes", unit=" rows", mininterval=0.5)
+        bar = tqdm(total=total, desc="storing votes", unit=" rows", mininterval=0.5)
     try:
-        for start in range(0, len(rows), transaction_rows):
-            chunk = rows[start:start + transaction_rows]
+        for start in range(0, total, transaction_rows):
+            # Python tuples for one batch at a time: a 10M-row file stays in numpy arrays.
+            chunk = list(zip(*(column[start:start + transaction_rows].tolist()
+                               for column in columns)))
             held = writer.held_s
             _commit_rows(writer, chunk, lock_wait_s, report)
             if bar:
                 bar.update(len(chunk))
-            if writer.dialect == "sqlite" and start + transaction_rows < len(rows):
+            if writer.dialect == "sqlite" and start + transaction_rows < total:
                 # SQLite's waiting writers poll (after 1, 2, 5 ... 100 ms); batches back to
                 # back would leave them almost no moment to get in. An equal pause keeps
                 # the lock free half the time, so a web vote gets in within a poll or two.
                 time.sleep(writer.held_s - held)
     except _LockedOut as exc:
-        left = len(rows) - writer.rows_written
+        left = total - writer.rows_written
+        cause = str(exc.cause).splitlines()[0] if str(exc.cause) else type(exc.cause).__name__
         raise VoteImportInterrupted(
             f"the database stayed locked by another program for {lock_wait_s:g} s "
-            f"({exc.cause}); the import stopped with {left} of the file's {len(rows)} rows "
+            f"({cause}); the import stopped with {left} of the file's {total} rows "
             f"to store not yet written. What it wrote stays stored ({report.usable} "
             "vote(s) in the database now): run the same import again to write the rest "
             "(stored votes are skipped), with --wait SECONDS to wait longer",
