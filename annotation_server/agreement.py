@@ -25,9 +25,9 @@ def agreement_summary(db: Session, raters: int) -> dict | None:
             rows.append({"subset": subset, "clips": 0, "kappa": None, "band": None,
                          "left_out": str(exc)})
             continue
-        left = []
-        if view.get("left_out_fewer_votes"):
-            left.append(f"{view['left_out_fewer_votes']} with fewer than {raters} votes")
+        # What was left out, in the labels module's own words (fewer than 2 counted votes,
+        # retired clips, excluded annotators' votes).
+        left = list(view.get("left_out_phrases", []))
         if view.get("not_single_labelled"):
             left.append(f"{view['not_single_labelled']} not single-labelled")
         overall = view["overall"]

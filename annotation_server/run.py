@@ -11,18 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from dfew_build.errors import DfewError
+from dfew_build.errors import ServeError  # noqa: F401 (tests import it from here)
 
 WORKSPACE_ENV = "DFEW_SERVE_WORKSPACE"
 SECURE_ENV = "DFEW_SERVE_SECURE_COOKIES"
 BACKLOG = 2048  # uvicorn's default
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 LINK_FIX = "then reissue the links with `dfew-build people link --all`"
-
-
-class ServeError(DfewError):
-    """The server cannot listen where asked (port in use, not an address of this machine),
-    or stopped during start-up."""
 
 
 def app_from_environment():

@@ -33,6 +33,11 @@ class ProxyError(DfewError):
     reported in ProxyReport.failed instead."""
 
 
+class ServeError(DfewError):
+    """The server cannot listen where asked (port in use, not an address of this machine),
+    or stopped during start-up."""
+
+
 class SampleMediaError(DfewError):
     """The real sample media could not be fetched or failed its checksum."""
 
@@ -54,7 +59,8 @@ class VoteError(DfewError):
 
 
 class LabelsError(DfewError):
-    """Agreement or labels cannot be computed (e.g. clips with more votes than raters)."""
+    """Agreement or labels cannot be computed (e.g. no clip with 2 counted votes, or a
+    --raters that almost no clip has)."""
 
 
 class FacesError(DfewError):

@@ -71,7 +71,10 @@ def load_labelled_clips(workspace, scheme: str | None, threshold: int = 6, *,
         else:
             folds = load_folds(session, scheme)
             matrix = matrix[matrix.index.isin(folds.index)]
-    labels = single_labels(matrix, threshold)
+    from dfew_build.labels.views import raters_per_clip
+
+    # The same n as `labels` and `folds` (l_k * n > r * n_i), not DFEW's fixed 10.
+    labels = single_labels(matrix, threshold, raters=raters_per_clip(workspace.config))
     if scheme is not None and plurality:
         top_vote = pd.Series(matrix.to_numpy().argmax(axis=1) + 1, index=matrix.index)
         labels = labels.reindex(matrix.index).fillna(top_vote).astype("int64")
