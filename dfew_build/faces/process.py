@@ -156,20 +156,44 @@ def _process(job: ClipJob, detector, options: FaceOptions, frames_root: Path,
                          "(dfew-build clips cut) or fix clip.path")
         return
     stats = DecodeStats()
-    boxes: list[np.ndarray] = []
-    crops: list[list] = []
+    found = ClipFaces()
     batches = iter_frame_batches(path, options.batch_size, stats)
     for batch in (prefetched(batches) if prefetch else batches):
-        faces = detector.detect(batch)
-        if len(faces) != len(batch):
-            raise DetectorError(f"detector {detector.name} returned {len(faces)} results "
-                                f"for {len(batch)} frames")
-        # A face that could not be aligned is not a usable face: leave it out of tracking.
-        for frame_faces, frame_crops in zip(faces, _align_batch(batch, faces, options)):
-            usable = [k for k, c in enumerate(frame_crops) if c is not None]
-            boxes.append(frame_faces.boxes[usable])
-            crops.append([frame_crops[k] for k in usable])
+        found.add(batch, detect_checked(detector, batch), options)
         result.frames_total = stats.frames
+    finish_clip(job, found, stats, options, frames_root, result)
+
+
+def detect_checked(detector, frames: list[np.ndarray]) -> list:
+    faces = detector.detect(frames)
+    if len(faces) != len(frames):
+        raise DetectorError(f"detector {detector.name} returned {len(faces)} results "
+                            f"for {len(frames)} frames")
+    return faces
+
+
+@dataclass
+class ClipFaces:
+    """A clip's usable faces so far, frame by frame: boxes [k, 4] and aligned BGR crops."""
+    boxes: list[np.ndarray] = field(default_factory=list)
+    crops: list[list] = field(default_factory=list)
+
+    def add(self, frames: list[np.ndarray], faces: list, options: FaceOptions,
+            aligned: list[list] | None = None) -> None:
+        """Append the next frames' detections (aligned here unless `aligned` is given)."""
+        aligned = aligned if aligned is not None else _align_batch(frames, faces, options)
+        # A face that could not be aligned is not a usable face: leave it out of tracking.
+        for frame_faces, frame_crops in zip(faces, aligned):
+            usable = [k for k, c in enumerate(frame_crops) if c is not None]
+            self.boxes.append(frame_faces.boxes[usable])
+            self.crops.append([frame_crops[k] for k in usable])
+
+
+def finish_clip(job: ClipJob, found: ClipFaces, stats: DecodeStats, options: FaceOptions,
+                frames_root: Path, result: ClipResult) -> None:
+    """Track the protagonist, rate, and for a kept clip write its aligned frames and the
+    T-frame tensor; fills result."""
+    boxes, crops = found.boxes, found.crops
     result.frames_total = stats.frames
     track = protagonist(link_tracks(boxes))
     result.face_frames = list(track.frames) if track is not None else []
