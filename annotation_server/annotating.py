@@ -3,15 +3,27 @@
 A person's queue holds their assignments on clips in the campaign (cut, accepted, not
 retired); an excluded annotator's queue is empty. It is shown in the order of
 dfew_build.annotation.assign.QueueOrder (seeded random per annotator by default).
+
+The hot path (the next-clip page and the vote) does not recompute the queue or the progress
+per request: QueueCache keeps, per annotator, the ordered unvoted clips and the counts,
+valid while the person's `queue_version` is unchanged. Database triggers bump that version
+on every change that can touch the queue (any program's votes, assignments, problem
+reports, a clip's status, cut or retirement; migration 0005), and the gate reads it with the
+session on every request, so a cached queue is never stale. A vote cast here updates the
+cache in place (its own +1); anything else makes the next page rebuild it with one query.
 """
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dfew_build.annotation.assign import QueueOrder
+from dfew_build.annotation.problems import reported_clip_ids
 from dfew_build.db.models import Assignment, Clip, Person, Vote, utcnow
 
 ID_ORDER = QueueOrder("id")
@@ -90,18 +102,140 @@ def own_vote(db: Session, clip_id: int, person_id: int) -> int | None:
                                                 Vote.annotator_id == person_id))
 
 
-def record_vote(db: Session, clip_id: int, person_id: int, emotion: int) -> str:
-    """Store or revise the person's vote and commit: 'created', 'updated' or 'unchanged'.
+# --- the cached queue ---------------------------------------------------------------------
 
-    One atomic upsert on the (clip, annotator) unique key, so a double click or two
-    tabs end as one vote holding the last choice. The database refuses a vote without
-    an assignment (composite foreign key), which is reported as NotAssigned.
+@dataclass
+class Queue:
+    """One annotator's queue as of `version` (their person.queue_version)."""
+
+    version: int
+    order: QueueOrder
+    excluded: bool
+    total: int                       # annotatable clips assigned
+    done: int                        # of those, voted
+    upcoming: list[int]              # unvoted, not reported, in queue order
+    durations: dict[int, float]      # clip id -> duration of the upcoming clips
+    reported_unvoted: list[int]      # reported (open) and not voted
+    position: int = 0                # upcoming[:position] were voted since
+
+    def next_clip(self) -> int | None:
+        return self.upcoming[self.position] if self.position < len(self.upcoming) else None
+
+
+def load_queue(db: Session, person_id: int, order: QueueOrder) -> Queue:
+    """The queue from scratch: one query over the person's assignments and votes."""
+    row = db.execute(select(Person.queue_version, Person.excluded_at)
+                     .where(Person.id == person_id)).first()
+    version, excluded_at = (row or (0, None))
+    if excluded_at is not None:
+        return Queue(int(version or 0), order, True, 0, 0, [], {}, [])
+    rows = db.execute(
+        select(Assignment.clip_id, Clip.duration_s, Vote.id.is_not(None))
+        .join(Clip, Clip.id == Assignment.clip_id)
+        .outerjoin(Vote, and_(Vote.clip_id == Assignment.clip_id,
+                              Vote.annotator_id == person_id))
+        .where(Assignment.annotator_id == person_id, Clip.path.is_not(None),
+               Clip.status == "accepted", Clip.retired_at.is_(None))).all()
+    reported = reported_clip_ids(db, person_id)
+    unvoted = {clip_id: duration for clip_id, duration, voted in rows if not voted}
+    upcoming = order.sort(person_id, [c for c in unvoted if c not in reported])
+    return Queue(int(version or 0), order, False, len(rows), len(rows) - len(unvoted),
+                 upcoming, {c: unvoted[c] for c in upcoming},
+                 sorted(c for c in unvoted if c in reported))
+
+
+@dataclass
+class QueueCache:
+    """Queues per annotator in this server process (see the module docstring)."""
+
+    queues: dict[int, Queue] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    max_people: int = 10_000
+
+    def get(self, person_id: int, version: int, order: QueueOrder,
+            excluded: bool = False) -> Queue | None:
+        """The cached queue if it is current: same queue version, order and exclusion."""
+        found = self.queues.get(person_id)
+        if found is not None and found.version == version and found.order == order \
+                and found.excluded == excluded:
+            return found
+        return None
+
+    def fresh(self, db: Session, person_id: int, version: int, order: QueueOrder,
+              excluded: bool = False) -> Queue:
+        """The cached queue if still current, else one loaded now (in this session)."""
+        found = self.get(person_id, version, order, excluded)
+        if found is not None:
+            return found
+        loaded = load_queue(db, person_id, order)
+        with self.lock:
+            if len(self.queues) >= self.max_people:
+                self.queues.clear()
+            self.queues[person_id] = loaded
+        return loaded
+
+    def voted(self, person_id: int, clip_id: int, created: bool, before: int,
+              after: int) -> None:
+        """Our own vote moved the person's version from `before` to `after`: keep the cached
+        queue if that is all that happened, else drop it."""
+        with self.lock:
+            found = self.queues.get(person_id)
+            if found is None:
+                return
+            if found.version != before or after != before + (1 if created else 0):
+                del self.queues[person_id]
+                return
+            found.version = after
+            if not created:
+                return
+            found.done += 1
+            if clip_id in found.reported_unvoted:
+                found.reported_unvoted = [c for c in found.reported_unvoted if c != clip_id]
+            if found.next_clip() == clip_id:
+                found.position += 1
+            elif clip_id in found.durations:
+                found.upcoming = [c for c in found.upcoming if c != clip_id]
+            found.durations.pop(clip_id, None)
+
+    def forget(self, person_id: int | None = None) -> None:
+        with self.lock:
+            if person_id is None:
+                self.queues.clear()
+            else:
+                self.queues.pop(person_id, None)
+
+
+# --- the vote ----------------------------------------------------------------------------
+
+def _version(db: Session, person_id: int, *, lock: bool = False) -> int:
+    query = select(Person.queue_version).where(Person.id == person_id)
+    if lock:  # PostgreSQL: FOR UPDATE (SQLite's BEGIN IMMEDIATE holds the whole database)
+        query = query.with_for_update()
+    return int(db.scalar(query) or 0)
+
+
+def cast_vote(db: Session, clip_id: int, person_id: int, emotion: int
+              ) -> tuple[str, int, int]:
+    """Store or revise the person's vote in this one short transaction: (outcome, version
+    before, version after), outcome 'created', 'updated' or 'unchanged'.
+
+    The clip must be annotatable for the person now (assigned, cut, accepted, not retired,
+    the person not excluded), checked in the same transaction as the write; else
+    NotAssigned. One atomic upsert on the (clip, annotator) unique key, so a double click or
+    two tabs end as one vote holding the last choice.
     """
     if not 1 <= emotion <= 7:
         raise ValueError(f"emotion {emotion} is not a code 1..7")
+    # The person's row first: the vote's trigger updates it, and taking it before the vote
+    # row means a concurrent writer (votes import) and this vote never wait on each other
+    # in opposite orders (no deadlock on PostgreSQL).
+    before_version = _version(db, person_id, lock=True)
+    allowed = db.scalar(_assigned(person_id).where(Assignment.clip_id == clip_id).limit(1))
+    if allowed is None:
+        raise NotAssigned(clip_id)
     before = own_vote(db, clip_id, person_id)
     if before == emotion:
-        return "unchanged"
+        return "unchanged", before_version, before_version
     now = utcnow()
     insert = _dialect_insert(db)
     statement = insert(Vote).values(clip_id=clip_id, annotator_id=person_id, emotion=emotion,
@@ -111,11 +245,18 @@ def record_vote(db: Session, clip_id: int, person_id: int, emotion: int) -> str:
         set_={"emotion": statement.excluded.emotion, "updated_at": now})
     try:
         db.execute(statement)
-        db.commit()
     except IntegrityError:
         db.rollback()
         raise NotAssigned(clip_id) from None
-    return "created" if before is None else "updated"
+    return ("created" if before is None else "updated"), before_version, \
+        _version(db, person_id)
+
+
+def record_vote(db: Session, clip_id: int, person_id: int, emotion: int) -> str:
+    """cast_vote and commit: 'created', 'updated' or 'unchanged' (library use, tests)."""
+    outcome, _, _ = cast_vote(db, clip_id, person_id, emotion)
+    db.commit()
+    return outcome
 
 
 def _dialect_insert(db: Session):
@@ -138,3 +279,8 @@ def history(db: Session, person_id: int,
         .join(Clip, Clip.id == Vote.clip_id)
         .where(Vote.annotator_id == person_id)
         .order_by(Vote.updated_at.desc(), Vote.id.desc()).limit(limit))]
+
+
+__all__ = ["NotAssigned", "Queue", "QueueCache", "annotatable_clip", "cast_vote", "history",
+           "is_assigned", "load_queue", "next_clip_id", "own_vote", "progress",
+           "queue", "record_vote", "unvoted_among"]

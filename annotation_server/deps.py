@@ -1,39 +1,33 @@
-"""Request dependencies: one database session per request, the logged-in person, roles."""
+"""Request dependencies: the database, the logged-in person (found by the gate before the
+route runs, from the session table), roles, and flash messages."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Person
-from dfew_build.people import session_key
+from annotation_server.database import Database
+from dfew_build.logins import Login
 
 
 class LoginRequired(Exception):
     """Raised by `current_person` when no valid session exists; answered with the login page."""
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session for this request. Handlers that write commit before they answer, so a
-    redirect is only ever sent for a change that is stored."""
-    with request.app.state.sessions() as session:
-        yield session
+def get_db(request: Request) -> Database:
+    """The server's Database: `await db.run(fn, *args)` runs fn(session, *args) in a database
+    thread with a session of its own, committed and closed before the thread returns."""
+    return request.app.state.db
 
 
-def current_person(request: Request, db: Session = Depends(get_db)) -> Person:
-    person_id = request.session.get("pid")
-    person = db.get(Person, person_id) if isinstance(person_id, int) else None
-    # A reissued link or a deactivation ends sessions opened before it.
-    if person is None or not person.active or request.session.get("key") != session_key(person):
-        request.session.pop("pid", None)
+async def current_person(request: Request) -> Login:
+    login = request.scope.get("state", {}).get("login")
+    if login is None:
         raise LoginRequired()
-    return person
+    return login
 
 
 def require_role(*roles: str):
-    def dependency(person: Person = Depends(current_person)) -> Person:
+    async def dependency(person: Login = Depends(current_person)) -> Login:
         if person.role not in roles:
             raise HTTPException(403, f"This page is for {' or '.join(roles)}s; you are logged "
                                      f"in as {person.role} {person.name!r}.")
@@ -43,6 +37,7 @@ def require_role(*roles: str):
 
 
 def flash(request: Request, message: str, kind: str = "info") -> None:
-    # A new list: Starlette saves the session only when a key is assigned, so a message
-    # appended in place to an existing list would be lost.
-    request.session["flash"] = [*request.session.get("flash", []), [kind, message]]
+    """A message for the next page this session shows (stored in the session row by the
+    gate before the response goes out)."""
+    state = request.scope.setdefault("state", {})
+    state.setdefault("new_flashes", []).append((kind, message))

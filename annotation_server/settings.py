@@ -19,9 +19,17 @@ class Settings:
     # Signs session cookies. Every server process of one deployment needs the same key.
     secret_key: str
     config: dict[str, Any] = field(default_factory=dict)
-    # Secure flag on the session cookie: set it when people reach the server over HTTPS.
+    # Secure flag on the session cookie: set it when people reach the server over HTTPS
+    # (an https [server] base_url sets it too).
     secure_cookies: bool = False
     session_max_age_s: int = 14 * 24 * 3600
+    # The longest a request waits for a database thread before a 503 (annotation_server.
+    # database), and how long a write waits for another program's lock on SQLite.
+    db_wait_s: float = 10.0
+    sqlite_busy_ms: int = 3000
+    # The admin page waits at most this long for a fresh agreement figure (then it shows the
+    # last one and the new one follows on a reload).
+    agreement_wait_s: float = 0.3
 
     @classmethod
     def from_workspace(cls, workspace, *, secure_cookies: bool = False,
@@ -29,6 +37,16 @@ class Settings:
         return cls(workspace_root=Path(workspace.root), database_url=workspace.database_url,
                    secret_key=secret_key or load_secret(Path(workspace.root)),
                    config=workspace.config, secure_cookies=secure_cookies)
+
+    @property
+    def base_url(self) -> str:
+        return str(self.config.get("server", {}).get("base_url") or "")
+
+    @property
+    def https(self) -> bool:
+        """People reach the server over HTTPS: --secure-cookies, or an https base_url.
+        Then cookies are Secure and pages send HSTS."""
+        return self.secure_cookies or self.base_url.lower().startswith("https://")
 
     @property
     def raters_per_clip(self) -> int:

@@ -3,10 +3,13 @@
 A login token is a random URL-safe string shown once (in a login link). Only its SHA-256
 is stored: the token carries 256 bits of entropy, so a plain hash cannot be brute-forced
 and lets the server find the person with one indexed lookup. Issuing a new link replaces
-the hash, which invalidates the old link and every session opened with it.
+the hash and revokes every session opened before (dfew_build.logins); a link may be given
+an expiry (`expires_in_days`).
 
 Deactivating and excluding are different things:
-- `deactivate`: the person can no longer log in; an annotator's votes keep counting.
+- `deactivate`: the person can no longer log in (their link is void and every session of
+  theirs is revoked; `activate` + `people link` lets them in again with a new link); an
+  annotator's votes keep counting.
 - `exclude` (annotators only): their votes stay stored but count nowhere (agreement, labels,
   quality, folds, exports), they get no clips and their queue is empty; they can still log
   in (and see their history) unless deactivated too. `include` undoes it.
@@ -22,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,10 +35,11 @@ from dfew_build.errors import PeopleError
 
 TOKEN_BYTES = 32
 MAX_NAME_LENGTH = 200
+MAX_LINK_DAYS = 3650
 
 
 def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def new_token() -> tuple[str, str]:
@@ -89,17 +95,47 @@ def _check_role(role: str) -> str:
     return role
 
 
-def add_person(session: Session, name: str, role: str) -> tuple[Person, str]:
-    """Add a person; returns them and their login token (shown once, never stored)."""
+def link_expiry(expires_in_days: float | None):
+    """The expiry time of a link issued now, or None for a link that does not expire.
+    PeopleError for a number of days that is not positive or beyond ten years."""
+    if expires_in_days is None or expires_in_days == 0:
+        return None
+    try:
+        days = float(expires_in_days)
+    except (TypeError, ValueError):
+        raise PeopleError(f"link expiry {expires_in_days!r} is not a number of days") from None
+    if not 0 < days <= MAX_LINK_DAYS:
+        raise PeopleError(f"link expiry {expires_in_days!r} days should be more than 0 and at "
+                          f"most {MAX_LINK_DAYS} (0 or nothing: the link does not expire)")
+    return utcnow() + timedelta(days=days)
+
+
+def _give_token(session: Session, person: Person, expires_at) -> str:
+    """A new link for the person: the old one stops working and their sessions end."""
+    from dfew_build.logins import revoke_sessions
+
+    token, person.token_hash = new_token()
+    person.token_expires_at = expires_at
+    if person.id is not None:
+        revoke_sessions(session, [person.id])
+    return token
+
+
+def add_person(session: Session, name: str, role: str, *,
+               expires_in_days: float | None = None) -> tuple[Person, str]:
+    """Add a person; returns them and their login token (shown once, never stored).
+    expires_in_days: the link stops working after that many days (None: never)."""
     name = _clean_name(name)
     role = _check_role(role)
+    expires_at = link_expiry(expires_in_days)
     existing = find_person(session, name)
     if existing is not None:
         raise PeopleError(f"a person named {name!r} already exists (role {existing.role}); "
                           f"choose another name, or issue a new login link with: "
                           f"dfew-build people link {name!r}")
     token, token_hash = new_token()
-    person = Person(name=name, role=role, token_hash=token_hash, active=True)
+    person = Person(name=name, role=role, token_hash=token_hash, active=True,
+                    token_expires_at=expires_at)
     session.add(person)
     session.flush()
     return person, token
@@ -122,12 +158,14 @@ def list_people(session: Session, role: str | None = None,
     return list(session.scalars(query))
 
 
-def issue_token(session: Session, name: str) -> tuple[Person, str]:
+def issue_token(session: Session, name: str, *,
+                expires_in_days: float | None = None) -> tuple[Person, str]:
     """A new login token for a person; their old link and sessions stop working."""
+    expires_at = link_expiry(expires_in_days)
     person = get_person(session, name)
     if not person.active:
         raise PeopleError(_deactivated(person))
-    token, person.token_hash = new_token()
+    token = _give_token(session, person, expires_at)
     session.flush()
     return person, token
 
@@ -137,7 +175,8 @@ def _deactivated(person: Person) -> str:
             f"dfew-build people activate {person.name!r}")
 
 
-def issue_tokens(session: Session, names=None, *, role: str | None = None
+def issue_tokens(session: Session, names=None, *, role: str | None = None,
+                 expires_in_days: float | None = None
                  ) -> tuple[list[tuple[Person, str]], list[tuple[str, str]]]:
     """New login tokens for several people: those named, or (names None) every active
     person (of `role`, when given). Returns ([(person, token)], [(name, why skipped)]);
@@ -145,18 +184,18 @@ def issue_tokens(session: Session, names=None, *, role: str | None = None
     old link stops working."""
     if role is not None:
         _check_role(role)
+    expires_at = link_expiry(expires_in_days)
     issued, skipped = [], []
     if names is None:
         for person in list_people(session, role=role):
             if not person.active:
                 skipped.append((person.name, _deactivated(person)))
                 continue
-            token, person.token_hash = new_token()
-            issued.append((person, token))
+            issued.append((person, _give_token(session, person, expires_at)))
     else:
         for name in dict.fromkeys(names):
             try:
-                issued.append(issue_token(session, name))
+                issued.append(issue_token(session, name, expires_in_days=expires_in_days))
             except PeopleError as exc:
                 skipped.append((normalize_name(name), str(exc)))
     session.flush()
@@ -186,7 +225,8 @@ class PeopleImport:
 
 
 def add_people_from_csv(session: Session, path: str | Path,
-                        default_role: str | None = None) -> PeopleImport:
+                        default_role: str | None = None, *,
+                        expires_in_days: float | None = None) -> PeopleImport:
     """Add the people of a CSV file with columns name and role (any order, case-insensitive;
     other columns are ignored). A bad row (empty name, unknown role, a name twice in the
     file) is reported by line and the other rows go on; a name that already exists is
@@ -207,6 +247,7 @@ def add_people_from_csv(session: Session, path: str | Path,
                                                    if "name" in columns else ""))
     if default_role is not None:
         _check_role(default_role)
+    link_expiry(expires_in_days)  # a bad expiry refuses the file before any row
     report = PeopleImport(path)
     seen: dict[str, int] = {}
     for values in reader:
@@ -229,7 +270,8 @@ def add_people_from_csv(session: Session, path: str | Path,
             if existing is not None:
                 report.existing.append((line, existing.name, existing.role))
                 continue
-            person, token = add_person(session, name, role)
+            person, token = add_person(session, name, role,
+                                       expires_in_days=expires_in_days)
         except PeopleError as exc:
             report.refused.append((line, str(exc)))
             continue
@@ -238,9 +280,15 @@ def add_people_from_csv(session: Session, path: str | Path,
 
 
 def deactivate(session: Session, name: str) -> Person:
-    """Deactivate a person: they can no longer log in. Their votes stay."""
+    """Deactivate a person: they can no longer log in, their login link is void for good
+    and every session of theirs is revoked. Their votes stay."""
+    from dfew_build.logins import revoke_sessions
+
     person = get_person(session, name)
     person.active = False
+    person.token_hash = None  # `activate` does not bring the old link back
+    person.token_expires_at = None
+    revoke_sessions(session, [person.id])
     session.flush()
     return person
 
@@ -301,25 +349,28 @@ def _article(word: str) -> str:
 
 
 def person_for_token(session: Session, token: str) -> Person | None:
-    """The active person a login token belongs to, or None."""
+    """The active person a login token belongs to, or None (unknown, replaced, expired, or
+    its person deactivated)."""
     if not token or len(token) > 200:
         return None
     token_hash = hash_token(token)
     person = session.scalar(select(Person).where(Person.token_hash == token_hash))
-    return person if person is not None and person.active else None
+    if person is None or not person.active:
+        return None
+    if person.token_expires_at is not None:
+        from dfew_build.logins import aware
 
-
-def session_key(person: Person) -> str:
-    """A short fingerprint of the person's current token, kept in their session cookie so a
-    reissued link (or deactivation) ends sessions opened with the old one."""
-    return (person.token_hash or "")[:16]
+        if aware(person.token_expires_at) <= utcnow():
+            return None
+    return person
 
 
 def person_dict(person: Person) -> dict:
     return {"id": person.id, "name": person.name, "role": person.role,
             "active": person.active, "created_at": person.created_at,
             "excluded": person.excluded_at is not None, "excluded_at": person.excluded_at,
-            "excluded_reason": person.excluded_reason}
+            "excluded_reason": person.excluded_reason,
+            "link_expires_at": person.token_expires_at}
 
 
 def configured_base_url(config: dict) -> str:

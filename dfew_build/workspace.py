@@ -69,6 +69,8 @@ port = 8000
 # The address people open, used in login links (e.g. "https://annotate.example.org").
 # Empty: http://HOST:PORT from the two keys above.
 base_url = ""
+# Days a login link from `people add` / `people link` works (0: links do not expire).
+link_expiry_days = 0
 
 [faces]
 # `dfew-build preprocess` defaults; see docs/faces.md.
@@ -104,6 +106,7 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("server", "host"): str,
     ("server", "port"): int,
     ("server", "base_url"): str,
+    ("server", "link_expiry_days"): (int, float),
     ("faces", "detector"): str,
     ("faces", "min_face_rate"): (int, float),
     ("faces", "frames"): int,

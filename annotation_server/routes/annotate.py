@@ -5,25 +5,29 @@ templates get only the clip id, duration and the annotator's own vote. Clips com
 queue order of dfew.toml (`[annotation] order`, seeded random per annotator by default).
 Retired clips are out of every queue and take no vote; an excluded annotator has an empty
 queue and casts no vote (they can still read their history).
+
+The next-clip page and the vote are the hot path: the page comes from the cached queue
+(annotating.QueueCache; no database work when it is current) and the vote is one short
+write transaction.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 
-from annotation_server.annotating import (NotAssigned, annotatable_clip, history, next_clip_id,
-                                          own_vote, progress, record_vote,
-                                          unvoted_among)
+from annotation_server.annotating import (NotAssigned, annotatable_clip, cast_vote, history,
+                                          own_vote)
 from annotation_server.deps import flash, get_db, require_role
+from annotation_server.limits import MAX_TEXT, ClipId, Text
 from annotation_server.rendering import render
-from annotation_server.security import csrf_protect
+from annotation_server.security import CSRF_FIELD, csrf_protect
 from dfew_build.annotation.assign import queue_order
 from dfew_build.annotation.problems import PROBLEM_LABELS, report_problem, reported_clip_ids
-from dfew_build.db.models import Clip, Person
+from dfew_build.db.models import Clip
 from dfew_build.emotions import BY_CODE
 from dfew_build.errors import ConfigError
+from dfew_build.logins import Login
 
 router = APIRouter(prefix="/annotate", dependencies=[Depends(csrf_protect)])
 annotator = require_role("annotator")
@@ -33,16 +37,17 @@ EXCLUDED = ("Your annotation on this campaign has ended, so no vote is taken; yo
             "votes are kept. Ask your admin if you think this is a mistake.")
 
 
-def _clip_or_403(db: Session, clip_id: int, person: Person):
-    try:
-        return annotatable_clip(db, clip_id, person.id)
-    except NotAssigned:
-        if person.excluded_at is not None:
-            raise HTTPException(403, EXCLUDED) from None
-        clip = db.get(Clip, clip_id)
-        if clip is not None and clip.retired_at is not None:
-            raise HTTPException(403, RETIRED.format(id=clip_id)) from None
-        raise HTTPException(403, NOT_ASSIGNED) from None
+def _refusal(db, clip_id: int, person_id: int) -> str:
+    """Why the clip cannot be annotated by the person (read after NotAssigned)."""
+    from dfew_build.db.models import Person
+
+    person = db.get(Person, person_id)
+    if person is not None and person.excluded_at is not None:
+        return EXCLUDED
+    clip = db.get(Clip, clip_id)
+    if clip is not None and clip.retired_at is not None:
+        return RETIRED.format(id=clip_id)
+    return NOT_ASSIGNED
 
 
 def _order(request: Request):
@@ -52,48 +57,81 @@ def _order(request: Request):
         raise HTTPException(500, f"The server is misconfigured: {exc}") from None
 
 
-def _clip_page(request, db, person, clip, *, revising: bool):
-    done, total = progress(db, person.id)
-    reported = reported_clip_ids(db, person.id)
-    return render(request, "annotate.html", {
-        "clip": {"id": clip.id, "duration_s": clip.duration_s},
-        "current": own_vote(db, clip.id, person.id), "revising": revising,
-        "done": done, "total": total, "problem_kinds": PROBLEM_LABELS,
-        "reported": clip.id in reported}, person=person)
+def _queue(request: Request, person: Login, order):
+    return request.app.state.queues.get(person.person_id, person.queue_version, order,
+                                        person.excluded)
+
+
+def _load_queue(db, request, person, order):
+    return request.app.state.queues.fresh(db, person.person_id, person.queue_version, order,
+                                          person.excluded)
 
 
 @router.get("")
-def next_clip(request: Request, db: Session = Depends(get_db),
-              person: Person = Depends(annotator)):
-    reported = reported_clip_ids(db, person.id)
-    clip_id = next_clip_id(db, person.id, skip=reported, order=_order(request))
+async def next_clip(request: Request, person: Login = Depends(annotator)):
+    order = _order(request)
+    queue = _queue(request, person, order)
+    if queue is None:  # changed since it was cached (or never loaded): one query
+        queue = await get_db(request).run(_load_queue, request, person, order)
+    clip_id = queue.next_clip()
     if clip_id is None:
-        done, total = progress(db, person.id)
         return render(request, "done.html", {
-            "done": done, "total": total, "excluded": person.excluded_at is not None,
-            "reported_unvoted": unvoted_among(db, person.id, reported)}, person=person)
-    return _clip_page(request, db, person, _clip_or_403(db, clip_id, person), revising=False)
+            "done": queue.done, "total": queue.total, "excluded": queue.excluded,
+            "reported_unvoted": queue.reported_unvoted}, person=person)
+    return render(request, "annotate.html", {
+        "clip": {"id": clip_id, "duration_s": queue.durations.get(clip_id)},
+        "current": None, "revising": False, "done": queue.done, "total": queue.total,
+        "problem_kinds": PROBLEM_LABELS, "reported": False}, person=person)
+
+
+def _clip_view(db, request, person: Login, clip_id: int, order):
+    try:
+        clip = annotatable_clip(db, clip_id, person.person_id)
+    except NotAssigned:
+        return _refusal(db, clip_id, person.person_id)
+    queue = _load_queue(db, request, person, order)
+    return {"clip": {"id": clip.id, "duration_s": clip.duration_s},
+            "current": own_vote(db, clip_id, person.person_id),
+            "done": queue.done, "total": queue.total,
+            "reported": clip_id in reported_clip_ids(db, person.person_id)}
 
 
 @router.get("/clip/{clip_id}")
-def clip_page(clip_id: int, request: Request, db: Session = Depends(get_db),
-              person: Person = Depends(annotator)):
-    clip = _clip_or_403(db, clip_id, person)
-    return _clip_page(request, db, person, clip,
-                      revising=own_vote(db, clip_id, person.id) is not None)
+async def clip_page(clip_id: ClipId, request: Request, person: Login = Depends(annotator)):
+    view = await get_db(request).run(_clip_view, request, person, clip_id, _order(request))
+    if isinstance(view, str):
+        raise HTTPException(403, view)
+    return render(request, "annotate.html", {
+        **view, "revising": view["current"] is not None, "problem_kinds": PROBLEM_LABELS},
+        person=person)
+
+
+def _vote(db, clip_id: int, person_id: int, emotion: int):
+    try:
+        return cast_vote(db, clip_id, person_id, emotion)
+    except NotAssigned:
+        db.rollback()
+        return _refusal(db, clip_id, person_id)
 
 
 @router.post("/clip/{clip_id}/vote")
-def vote(clip_id: int, request: Request, emotion: int = Form(...),
-         return_to: str = Form("next"), db: Session = Depends(get_db),
-         person: Person = Depends(annotator)):
-    _clip_or_403(db, clip_id, person)
+async def vote(clip_id: ClipId, request: Request, emotion: int = Form(...),
+               return_to: str = Form("next", max_length=20),
+               person: Login = Depends(annotator)):
     if emotion not in BY_CODE:
         raise HTTPException(422, f"Emotion {emotion} is not one of the seven (codes 1-7).")
-    try:
-        outcome = record_vote(db, clip_id, person.id, emotion)
-    except NotAssigned:
-        raise HTTPException(403, NOT_ASSIGNED) from None
+    # A 503 (database busy or locked) answers with a page that posts this vote again.
+    form = await request.form()
+    request.scope["state"]["retry_form"] = {
+        "action": f"/annotate/clip/{clip_id}/vote",
+        "fields": {"emotion": str(emotion), "return_to": return_to,
+                   CSRF_FIELD: str(form.get(CSRF_FIELD, ""))}}
+    done = await get_db(request).run(_vote, clip_id, person.person_id, emotion, write=True)
+    if isinstance(done, str):
+        raise HTTPException(403, done)
+    outcome, before, after = done
+    request.app.state.queues.voted(person.person_id, clip_id, outcome == "created", before,
+                                   after)
     if outcome == "updated":
         flash(request, f"Clip {clip_id}: your vote is now {BY_CODE[emotion].name}.")
     # POST-redirect-GET: reloading the next page never resubmits.
@@ -101,26 +139,39 @@ def vote(clip_id: int, request: Request, emotion: int = Form(...),
     return RedirectResponse(target, status_code=303)
 
 
+def _report(db, clip_id: int, person_id: int, kind: str, note: str):
+    try:
+        annotatable_clip(db, clip_id, person_id)
+    except NotAssigned:
+        return _refusal(db, clip_id, person_id)
+    report_problem(db, clip_id, person_id, kind, note)
+    return None
+
+
 @router.post("/clip/{clip_id}/problem")
-def problem(clip_id: int, request: Request, kind: str = Form(...), note: str = Form(""),
-            db: Session = Depends(get_db), person: Person = Depends(annotator)):
-    _clip_or_403(db, clip_id, person)
+async def problem(clip_id: ClipId, request: Request, kind: str = Form(..., max_length=40),
+                  note: Text = Form("", max_length=MAX_TEXT), person: Login = Depends(annotator)):
     if kind not in PROBLEM_LABELS:
         raise HTTPException(422, f"Unknown problem {kind!r}.")
-    report_problem(db, clip_id, person.id, kind, note)
+    refused = await get_db(request).run(_report, clip_id, person.person_id, kind, note,
+                                        write=True)
+    if refused:
+        raise HTTPException(403, refused)
     flash(request, f"Thank you: clip {clip_id} reported ({PROBLEM_LABELS[kind].lower()}). "
                    "It is not counted as a vote; you can still vote on it from your history.")
     return RedirectResponse("/annotate", status_code=303)
 
 
-@router.get("/history")
-def history_page(request: Request, db: Session = Depends(get_db),
-                 person: Person = Depends(annotator)):
-    done, total = progress(db, person.id)
-    frozen = person.excluded_at is not None
+def _history(db, request, person: Login, order):
+    queue = _load_queue(db, request, person, order)
     votes = [{"clip_id": c, "emotion": BY_CODE[e], "updated_at": t,
-              "changeable": not (retired or frozen), "retired": bool(retired)}
-             for c, e, t, retired in history(db, person.id)]
-    reported = unvoted_among(db, person.id, reported_clip_ids(db, person.id))
-    return render(request, "history.html", {"votes": votes, "done": done, "total": total,
-                                            "reported_unvoted": reported}, person=person)
+              "changeable": not (retired or queue.excluded), "retired": bool(retired)}
+             for c, e, t, retired in history(db, person.person_id)]
+    return {"votes": votes, "done": queue.done, "total": queue.total,
+            "reported_unvoted": queue.reported_unvoted}
+
+
+@router.get("/history")
+async def history_page(request: Request, person: Login = Depends(annotator)):
+    view = await get_db(request).run(_history, request, person, _order(request))
+    return render(request, "history.html", view, person=person)

@@ -13,21 +13,32 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
-from sqlalchemy.orm import Session
 
 from annotation_server.annotating import is_assigned
 from annotation_server.deps import current_person, get_db
-from dfew_build.db.models import Clip, Movie, Person
+from annotation_server.limits import ClipId, MovieId
+from dfew_build.db.models import Clip, Movie
+from dfew_build.logins import Login
 from dfew_build.media.proxy import playback_source
 
 router = APIRouter(prefix="/media")
-_BYTE_RANGE = re.compile(r"^(\d*)-(\d*)$")
+_BYTE_RANGE = re.compile(r"^([0-9]*)-([0-9]*)$")
+MAX_RANGE_HEADER = 1000
+_HUGE = 10**18  # past the end of any file
+
+
+def _offset(digits: str) -> int:
+    """A byte position of a Range header; a number longer than 18 digits is past any end
+    (and is never given to int(), which refuses 4,300 digits and more)."""
+    return int(digits) if len(digits) <= 18 else _HUGE
 
 
 def bad_byte_ranges(header: str, size: int) -> bool:
     """True when a `bytes=` Range header is invalid or unsatisfiable (RFC 9110 §14.1.2):
     a spec that is not first-last, first-, or -suffix; last before first; an empty suffix;
     or a first byte past the end of the file."""
+    if len(header) > MAX_RANGE_HEADER:
+        return True
     unit, _, specs = header.partition("=")
     if unit.strip().lower() != "bytes":
         return False  # another unit: FileResponse refuses it on its own
@@ -36,9 +47,9 @@ def bad_byte_ranges(header: str, size: int) -> bool:
         if not match or match.groups() == ("", ""):
             return True
         first, last = match.groups()
-        if first and (int(first) >= size or (last and int(last) < int(first))):
+        if first and (_offset(first) >= size or (last and _offset(last) < _offset(first))):
             return True
-        if not first and int(last) == 0:
+        if not first and _offset(last) == 0:
             return True
     return False
 
@@ -58,13 +69,11 @@ def _file_response(request: Request, path: Path, what: str) -> Response:
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.api_route("/clip/{clip_id}", methods=["GET", "HEAD"])
-def clip_video(clip_id: int, request: Request, db: Session = Depends(get_db),
-               person: Person = Depends(current_person)):
+def _clip_file(db, clip_id: int, person: Login, root: Path):
     clip = db.get(Clip, clip_id)
     allowed = (person.role == "admin"
-               or (clip is not None and clip.extractor_id == person.id)
-               or is_assigned(db, clip_id, person.id))
+               or (clip is not None and clip.extractor_id == person.person_id)
+               or is_assigned(db, clip_id, person.person_id))
     if not allowed:
         raise HTTPException(403, "This clip is not assigned to you.")
     if clip is not None and clip.retired_at is not None and person.role != "admin":
@@ -73,21 +82,33 @@ def clip_video(clip_id: int, request: Request, db: Session = Depends(get_db),
     if clip is None or not clip.path:
         raise HTTPException(404, f"Clip {clip_id} has no video yet (it is not cut).")
     path = Path(clip.path)
-    if not path.is_absolute():
-        path = request.app.state.settings.workspace_root / path
+    return path if path.is_absolute() else root / path
+
+
+@router.api_route("/clip/{clip_id}", methods=["GET", "HEAD"])
+async def clip_video(clip_id: ClipId, request: Request,
+                     person: Login = Depends(current_person)):
+    path = await get_db(request).run(_clip_file, clip_id, person,
+                                     request.app.state.settings.workspace_root)
     return _file_response(request, path, f"clip {clip_id}")
 
 
-@router.api_route("/movie/{movie_id}", methods=["GET", "HEAD"])
-def movie_video(movie_id: int, request: Request, db: Session = Depends(get_db),
-                person: Person = Depends(current_person)):
-    if person.role not in ("extractor", "admin"):
-        raise HTTPException(403, "Movies are for extractors and admins.")
+def _movie_file(db, movie_id: int, root: Path):
     movie = db.get(Movie, movie_id)
     if movie is None or movie.status != "ok":
         raise HTTPException(404, f"No playable movie {movie_id}.")
-    source = playback_source(movie, request.app.state.settings.workspace_root)
+    source = playback_source(movie, root)
     if source.path is None:
         raise HTTPException(404, source.message)
-    what = f"movie {movie_id}" + (" (its playable copy)" if source.kind == "proxy" else "")
-    return _file_response(request, source.path, what)
+    return source.path, source.kind
+
+
+@router.api_route("/movie/{movie_id}", methods=["GET", "HEAD"])
+async def movie_video(movie_id: MovieId, request: Request,
+                      person: Login = Depends(current_person)):
+    if person.role not in ("extractor", "admin"):
+        raise HTTPException(403, "Movies are for extractors and admins.")
+    path, kind = await get_db(request).run(_movie_file, movie_id,
+                                           request.app.state.settings.workspace_root)
+    what = f"movie {movie_id}" + (" (its playable copy)" if kind == "proxy" else "")
+    return _file_response(request, path, what)

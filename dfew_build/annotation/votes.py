@@ -43,6 +43,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from dfew_build.csvoutput import unquote_cell
 from dfew_build.db.models import Assignment, Clip, Person, Vote, utcnow
 from dfew_build.emotions import BY_CODE, NAMES, parse_emotion
 from dfew_build.errors import VoteError
@@ -132,7 +133,11 @@ class _Lookups:
         return clip_id
 
     def annotator(self, raw: str) -> int | str:
-        name = normalize_name(raw)  # the same normalisation as `people add`
+        # The same normalisation as `people add`; a name our export quoted for spreadsheets
+        # ('=name) is read back without the apostrophe (dfew_build.csvoutput).
+        name = normalize_name(raw)
+        if name not in self.people:
+            name = normalize_name(unquote_cell(raw.strip()))
         if not name:
             return "annotator is empty"
         found = self.people.get(name)
@@ -626,25 +631,52 @@ def import_votes(session: Session, path: str | os.PathLike, *, update_existing: 
     return report
 
 
+def vote_rows_after(session: Session, after: int | None, rows: int = 50_000
+                    ) -> tuple[list[tuple], int | None]:
+    """One page of the export: the votes of the clips after clip id `after` (None: from the
+    start), about `rows` of them and always whole clips, as (clip_id, annotator, emotion)
+    ordered by clip then annotator, with names made safe for spreadsheets
+    (dfew_build.csvoutput). Returns (rows, the last clip id, or None when this was the end).
+    Each page is an index range scan, so paging through 10 M votes stays linear."""
+    from dfew_build.csvoutput import safe_cell
+
+    start = select(Vote.clip_id).order_by(Vote.clip_id)
+    if after is not None:
+        start = start.where(Vote.clip_id > after)
+    last = session.scalar(start.offset(max(rows - 1, 0)).limit(1))
+    query = (select(Vote.clip_id, Person.name, Vote.emotion)
+             .join(Person, Person.id == Vote.annotator_id)
+             .order_by(Vote.clip_id, Person.name))
+    if after is not None:
+        query = query.where(Vote.clip_id > after)
+    if last is not None:
+        query = query.where(Vote.clip_id <= last)
+    page = [(clip, safe_cell(name), emotion) for clip, name, emotion in session.execute(query)]
+    return page, last
+
+
 def write_votes(session: Session, handle: TextIO, *, names: bool = False) -> int:
     """Write every vote as `clip_id,annotator,emotion`, ordered by clip then annotator.
 
-    Emotions are codes 1..7 (DFEW's files), or names with names=True. Returns the count.
+    Emotions are codes 1..7 (DFEW's files), or names with names=True. An annotator name
+    that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage
+    return) is written with a leading apostrophe (dfew_build.csvoutput; `votes import`
+    reads it back). Returns the count. Reads in pages of whole clips (vote_rows_after), so
+    memory stays flat at any size.
     """
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(COLUMNS)
-    query = (select(Vote.clip_id, Person.name, Vote.emotion)
-             .join(Person, Person.id == Vote.annotator_id)
-             .order_by(Vote.clip_id, Person.name)
-             .execution_options(yield_per=50_000))
     count = 0
     labels = {e: BY_CODE[e].name for e in BY_CODE} if names else None
-    for partition in session.execute(query).partitions():
+    after = None
+    while True:
+        page, after = vote_rows_after(session, after)
         if labels:
-            partition = [(c, a, labels[e]) for c, a, e in partition]
-        writer.writerows(partition)
-        count += len(partition)
-    return count
+            page = [(c, a, labels[e]) for c, a, e in page]
+        writer.writerows(page)
+        count += len(page)
+        if after is None:
+            return count
 
 
 def export_votes(session: Session, path: str | os.PathLike, *, names: bool = False) -> int:

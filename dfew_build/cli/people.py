@@ -9,8 +9,17 @@ from dfew_build.cli.base import echo_json, format_table, pass_state
 ROLES = ("annotator", "extractor", "admin")
 _BASE_URL_HELP = ("Address people open, for the login link (default: [server] base_url in "
                   "dfew.toml, else http://HOST:PORT from [server] host/port).")
+_EXPIRES_HELP = ("The link stops working after DAYS days (default: [server] link_expiry_days "
+                 "in dfew.toml; 0 there: links do not expire).")
 _CSV_HELP = ("Write name,role,link rows to FILE (created readable by you only) instead of "
              "printing the links.")
+
+
+def _expiry(workspace, option):
+    """--expires-in, else [server] link_expiry_days (0 or absent: no expiry)."""
+    if option is not None:
+        return option or None
+    return workspace.config.get("server", {}).get("link_expiry_days") or None
 
 
 def _base_url(workspace, option: str | None) -> str:
@@ -88,11 +97,13 @@ def people() -> None:
 @click.option("--from", "from_csv", type=click.Path(dir_okay=False), metavar="CSV",
               help="Add everyone in a CSV file with columns name and role.")
 @click.option("--base-url", metavar="URL", help=_BASE_URL_HELP)
+@click.option("--expires-in", "expires_in", type=click.FloatRange(0, 3650), metavar="DAYS",
+              help=_EXPIRES_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the tokens).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
               help=_CSV_HELP)
 @pass_state
-def add(state, name, role, from_csv, base_url, as_json, csv_out) -> None:
+def add(state, name, role, from_csv, base_url, expires_in, as_json, csv_out) -> None:
     """Add a person (NAME --role ROLE) or everyone in a CSV (--from people.csv) and print
     their one-time login links.
 
@@ -111,12 +122,13 @@ def add(state, name, role, from_csv, base_url, as_json, csv_out) -> None:
         raise click.UsageError("Missing option '--role' (annotator, extractor or admin)")
     workspace = state.workspace()
     url = _base_url(workspace, base_url)
+    expiry = _expiry(workspace, expires_in)
     handle = _open_links_file(csv_out) if csv_out else None
     if name:
         from dfew_build.people import add_person
 
         with workspace.session() as session:
-            person, token = add_person(session, name, role)
+            person, token = add_person(session, name, role, expires_in_days=expiry)
         if handle is not None:
             _show_links(_link_rows([(person, token)], url), False, handle, {})
             return
@@ -128,7 +140,8 @@ def add(state, name, role, from_csv, base_url, as_json, csv_out) -> None:
     from dfew_build.people import add_people_from_csv
 
     with workspace.session() as session:
-        report = add_people_from_csv(session, from_csv, default_role=role)
+        report = add_people_from_csv(session, from_csv, default_role=role,
+                                     expires_in_days=expiry)
         rows = _link_rows([(p, t) for _, p, t in report.added], url)
     summary = report.summary()
     if not as_json:
@@ -155,13 +168,15 @@ def add(state, name, role, from_csv, base_url, as_json, csv_out) -> None:
               help="Every active person (of --role, when given).")
 @click.option("--role", type=click.Choice(ROLES), help="With --all: only this role.")
 @click.option("--base-url", metavar="URL", help=_BASE_URL_HELP)
+@click.option("--expires-in", "expires_in", type=click.FloatRange(0, 3650), metavar="DAYS",
+              help=_EXPIRES_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the tokens).")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
               help=_CSV_HELP)
 @pass_state
-def link(state, names, everyone, role, base_url, as_json, csv_out) -> None:
-    """Issue new login links for NAME... (or --all); their old links and sessions stop
-    working. Deactivated people are skipped and reported."""
+def link(state, names, everyone, role, base_url, expires_in, as_json, csv_out) -> None:
+    """Issue new login links for NAME... (or --all); their old links stop working and
+    every session they have open ends. Deactivated people are skipped and reported."""
     from dfew_build.people import issue_token, issue_tokens
 
     if everyone and names:
@@ -172,14 +187,16 @@ def link(state, names, everyone, role, base_url, as_json, csv_out) -> None:
         raise click.UsageError("--role goes with --all")
     workspace = state.workspace()
     url = _base_url(workspace, base_url)
+    expiry = _expiry(workspace, expires_in)
     handle = _open_links_file(csv_out) if csv_out else None
     if len(names) == 1 and handle is None:
         with workspace.session() as session:
-            person, token = issue_token(session, names[0])
+            person, token = issue_token(session, names[0], expires_in_days=expiry)
         _show_link(person, token, url, as_json)
         return
     with workspace.session() as session:
-        issued, skipped = issue_tokens(session, None if everyone else names, role=role)
+        issued, skipped = issue_tokens(session, None if everyone else names, role=role,
+                                       expires_in_days=expiry)
         rows = _link_rows(issued, url)
     if not as_json:
         for _, why in skipped:
@@ -246,6 +263,9 @@ def _top_up(workspace, clip_ids, verb: str) -> None:
 def deactivate_(state, name) -> None:
     """Stop NAME from logging in; their unvoted clips go to other annotators.
 
+    Their login link becomes void and every session they have open ends at once (after
+    `people activate`, they need a new link from `people link`).
+
     Their votes stay and keep counting (to make them count nowhere, use `people
     exclude`). If too few active annotators remain, the clips wait until annotators are
     added and `dfew-build assign` runs.
@@ -259,7 +279,8 @@ def deactivate_(state, name) -> None:
         before = clips_of(session, person.id)
         released = release_inactive(session)
         affected = before - clips_of(session, person.id)
-    click.echo(f"deactivated {person.name!r}; {released} unvoted assignment(s) released")
+    click.echo(f"deactivated {person.name!r} (their link and sessions no longer work); "
+               f"{released} unvoted assignment(s) released")
     if released:
         _top_up(workspace, affected, "reassigned")
 

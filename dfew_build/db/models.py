@@ -101,6 +101,12 @@ class Person(Base):
     # exports); unlike `active`, which only stops logging in. Set: when and why.
     excluded_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
     excluded_reason: Mapped[Optional[str]] = mapped_column(Text)
+    # When the current login link stops working (None: it does not expire).
+    token_expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    # Bumped by database triggers (migration 0005) whenever the person's queue or progress
+    # can change: their votes, assignments and problem reports, a status/cut/retire change of
+    # a clip they hold. The server caches a queue while this stays the same.
+    queue_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class Clip(Base):
@@ -218,6 +224,23 @@ class Run(Base):
     checkpoint_path: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+class LoginSession(Base):
+    """A browser's login on the annotation server. The cookie holds a random token; only its
+    SHA-256 is stored. Logging out, deactivation and a new login link revoke sessions (set
+    revoked_at); a session also ends at expires_at. Flash messages wait here (not in the
+    cookie) until the next page shows them."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+    flashes: Mapped[Optional[str]] = mapped_column(Text)  # JSON [[kind, message], ...]
 
 
 PROBLEM_KINDS = ("no_face", "several_faces", "broken_video")

@@ -114,7 +114,8 @@ def test_assign_and_deactivate_move_unvoted_clips(cli, workspace):
     workspace.config_path.write_text(config)
     result = cli("-w", workspace.root, "people", "deactivate", "a1")
     assert result.exit_code == 0
-    assert result.output == ("deactivated 'a1'; 3 unvoted assignment(s) released\n"
+    assert result.output == ("deactivated 'a1' (their link and sessions no longer work); "
+                             "3 unvoted assignment(s) released\n"
                              "reassigned 3 to other annotators\n")
     rows = json.loads(cli("-w", workspace.root, "people", "list", "--json").output)
     progress = {r["name"]: (r["assigned"], r["voted"]) for r in rows}

@@ -1,0 +1,124 @@
+"""Login sessions of the annotation server, kept in the database (table `login_session`).
+
+A browser that opens a login link gets a session: a random token in its cookie, whose
+SHA-256 only is stored, with an absolute expiry. A session ends when it expires, when its
+person logs out, and — for every session of the person at once — when they are deactivated
+or get a new login link (`dfew-build people deactivate` / `people link`). Nothing else can
+revive it: a replayed cookie of an ended session is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dfew_build.db.models import LoginSession, Person, utcnow
+
+SESSION_TOKEN_BYTES = 32
+MAX_FLASHES = 50        # kept per session; older ones are dropped
+MAX_FLASH_LENGTH = 600  # characters per message
+
+
+def hash_session_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite gives naive ones back)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Login:
+    """A live session and its person, as read in one query (detached from any session)."""
+
+    session_id: int
+    token: str
+    person_id: int
+    name: str
+    role: str
+    excluded: bool
+    queue_version: int
+    flashes: tuple[tuple[str, str], ...] = ()
+
+
+def open_session(session: Session, person: Person, max_age_s: int) -> str:
+    """Start a session for `person`; returns the cookie token (never stored)."""
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    now = utcnow()
+    session.add(LoginSession(person_id=person.id, token_hash=hash_session_token(token),
+                             created_at=now, expires_at=now + timedelta(seconds=max_age_s)))
+    session.flush()
+    return token
+
+
+def find_login(session: Session, token: str) -> Login | None:
+    """The live session with this cookie token, or None: unknown, revoked, expired, or its
+    person deactivated."""
+    if not token or len(token) > 100:
+        return None
+    row = session.execute(
+        select(LoginSession.id, LoginSession.expires_at, LoginSession.flashes, Person.id,
+               Person.name, Person.role, Person.active, Person.excluded_at,
+               Person.queue_version)
+        .join(Person, Person.id == LoginSession.person_id)
+        .where(LoginSession.token_hash == hash_session_token(token),
+               LoginSession.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    sid, expires_at, flashes, pid, name, role, active, excluded_at, version = row
+    if not active or aware(expires_at) <= utcnow():
+        return None
+    return Login(sid, token, pid, name, role, excluded_at is not None, int(version or 0),
+                 _decode(flashes))
+
+
+def _decode(flashes: str | None) -> tuple[tuple[str, str], ...]:
+    if not flashes:
+        return ()
+    try:
+        return tuple((str(kind), str(text)) for kind, text in json.loads(flashes))
+    except (ValueError, TypeError):
+        return ()
+
+
+def end_session(session: Session, session_id: int) -> None:
+    """Log out: this session is revoked."""
+    session.execute(update(LoginSession).where(LoginSession.id == session_id,
+                                               LoginSession.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+
+
+def revoke_sessions(session: Session, person_ids) -> int:
+    """Revoke every open session of these people (deactivation, a new link); the count."""
+    ids = [int(p) for p in person_ids]
+    if not ids:
+        return 0
+    result = session.execute(update(LoginSession).where(LoginSession.person_id.in_(ids),
+                                                        LoginSession.revoked_at.is_(None))
+                             .values(revoked_at=utcnow()))
+    return result.rowcount or 0
+
+
+def store_flashes(session: Session, session_id: int, flashes) -> None:
+    """Replace the session's waiting flash messages (an empty list clears them)."""
+    kept = [[str(kind), str(text)[:MAX_FLASH_LENGTH]] for kind, text in flashes][-MAX_FLASHES:]
+    session.execute(update(LoginSession).where(LoginSession.id == session_id)
+                    .values(flashes=json.dumps(kept) if kept else None))
+
+
+def open_sessions(session: Session, person_id: int) -> int:
+    """How many sessions of the person are live (not revoked, not expired)."""
+    now = utcnow()
+    return sum(1 for (expires_at,) in session.execute(
+        select(LoginSession.expires_at).where(LoginSession.person_id == person_id,
+                                              LoginSession.revoked_at.is_(None)))
+        if aware(expires_at) > now)
