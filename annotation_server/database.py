@@ -11,6 +11,13 @@ lock_timeout), is full, read-only or unreachable gives DatabaseUnavailable, also
 On SQLite, writes go through one thread at a time in this process and start with BEGIN
 IMMEDIATE: they queue here instead of spinning in SQLite's busy handler, and a write never
 fails half-way for a lock another writer took after it began to read.
+
+`read_now` is for the hot path's single-row reads (the session of every request, a clip's
+file): on SQLite they run at once on one connection of the event loop's own, as the floor
+app of benchmarks/server_load.py does. A WAL reader never waits for a writer (SQLite's
+WAL design), so such a read takes microseconds and cannot block on anyone; its busy timeout
+is short for the rare moments SQLite itself asks a reader to retry. On PostgreSQL (a
+network round trip) they go through the read threads like everything else.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dfew_build.db.session import make_engine
 
+INLINE_BUSY_MS = 200
 READ_THREADS = 8          # concurrent read transactions (and pool connections) per process
 POSTGRES_WRITE_THREADS = 8
 WAIT_S = 10.0             # longest wait for a database thread before a 503
@@ -108,24 +116,42 @@ class Database:
         # Threads are taken from these limiters, not from anyio's default one (which
         # serves files), so the pools can never be short of a connection.
         self._threads = anyio.CapacityLimiter(read_threads + write_threads)
+        self._inline = self._inline_write = None
+        self.inline_engine = self.inline_write_engine = None
+        if sqlite:
+            self.inline_engine = make_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.1)
+            event.listen(self.inline_engine, "connect", _sqlite_busy(INLINE_BUSY_MS))
+            _sqlite_begin(self.inline_engine, "BEGIN")
+            # Writes that never wait: BEGIN IMMEDIATE with no busy timeout either gets the
+            # lock at once or fails at once (and the write goes to the writer thread).
+            self.inline_write_engine = make_engine(url, pool_size=1, max_overflow=0,
+                                                   pool_timeout=0.1)
+            event.listen(self.inline_write_engine, "connect", _sqlite_busy(0))
+            _sqlite_begin(self.inline_write_engine, "BEGIN IMMEDIATE")
 
     @property
     def engine(self):
         return self.read_engine
 
-    async def run(self, fn: Callable[..., Any], *args, write: bool = False) -> Any:
+    async def run(self, fn: Callable[..., Any], *args, write: bool = False,
+                  raw: bool = False) -> Any:
+        """fn(session, *args) in a database thread, committed when it returns (rolled back
+        when it raises). raw=True passes a Core Connection instead of an ORM Session: the
+        hot path's prepared statements need nothing more."""
         limiter = self._write_limiter if write else self._read_limiter
         with anyio.move_on_after(self.wait_s) as waited:
             await limiter.acquire()
         if waited.cancelled_caught:
             raise ServerBusy()
         try:
-            return await anyio.to_thread.run_sync(self._call, fn, args, write,
+            return await anyio.to_thread.run_sync(self._call, fn, args, write, raw,
                                                   limiter=self._threads)
         finally:
             limiter.release()
 
-    def _call(self, fn, args, write):
+    def _call(self, fn, args, write, raw=False):
+        if raw:
+            return self._call_raw(fn, args, write)
         factory = self._write if write else self._read
         for attempt in range(RETRIES + 1):
             session: Session = factory()
@@ -147,13 +173,81 @@ class Database:
             finally:
                 session.close()
 
-    def call_sync(self, fn: Callable[..., Any], *args, write: bool = False) -> Any:
+    async def read_now(self, fn: Callable[..., Any], *args) -> Any:
+        """fn(connection, *args) for a one-row read: inline on SQLite, else a read thread."""
+        if self.inline_engine is None:
+            return await self.run(fn, *args, raw=True)
+        try:
+            if self._inline is None or self._inline.closed or self._inline.invalidated:
+                self._inline = self.inline_engine.connect()
+            with self._inline.begin():
+                return fn(self._inline, *args)
+        except SQLAlchemyError as exc:
+            reason = unavailable_reason(exc)
+            if reason is not None:
+                raise DatabaseUnavailable(reason) from exc
+            raise
+
+    async def write_now(self, fn: Callable[..., Any], *args) -> Any:
+        """fn(connection, *args) for a short write (the vote). On SQLite, when no other
+        write of this process is under way, it is tried at once on the event loop's own
+        connection without waiting for any lock: it gets SQLite's write lock immediately
+        or gives up immediately (rolled back, nothing done) and goes to the writer thread,
+        which waits for the lock up to the busy timeout. So a vote costs no thread switch
+        on an idle database and still never blocks the server on a held lock."""
+        if self.inline_write_engine is not None and self._write_limiter.borrowed_tokens == 0:
+            try:
+                if self._inline_write is None or self._inline_write.closed \
+                        or self._inline_write.invalidated:
+                    self._inline_write = self.inline_write_engine.connect()
+                with self._inline_write.begin():
+                    return fn(self._inline_write, *args)
+            except OperationalError as exc:
+                if not _sqlite_busy_error(exc):
+                    reason = unavailable_reason(exc)
+                    if reason is not None:
+                        raise DatabaseUnavailable(reason) from exc
+                    raise
+                # Locked by another program: the writer thread waits for it (bounded).
+        return await self.run(fn, *args, write=True, raw=True)
+
+    def _call_raw(self, fn, args, write):
+        engine = self.write_engine if write else self.read_engine
+        for attempt in range(RETRIES + 1):
+            try:
+                with engine.connect() as connection:
+                    with connection.begin():
+                        return fn(connection, *args)
+            except SQLAlchemyError as exc:
+                if attempt < RETRIES and _retryable(exc):
+                    continue
+                reason = unavailable_reason(exc)
+                if reason is not None:
+                    raise DatabaseUnavailable(reason) from exc
+                raise
+
+    def call_sync(self, fn: Callable[..., Any], *args, write: bool = False,
+                  raw: bool = False) -> Any:
         """The same work from a plain thread (tests, start-up)."""
-        return self._call(fn, args, write)
+        return self._call(fn, args, write, raw)
 
     def dispose(self) -> None:
-        self.read_engine.dispose()
-        self.write_engine.dispose()
+        for connection in (self._inline, self._inline_write):
+            if connection is not None:
+                connection.close()
+        self._inline = self._inline_write = None
+        for engine in (self.read_engine, self.write_engine, self.inline_engine,
+                       self.inline_write_engine):
+            if engine is not None:
+                engine.dispose()
+
+
+def _sqlite_busy_error(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+    return "database is locked" in str(orig or exc).lower()
 
 
 def _sqlite_busy(ms: int):

@@ -75,7 +75,7 @@ class Gate:
         token = cookies.get(SESSION_COOKIE)
         try:
             if token and not path.startswith("/static/"):
-                login = await self.db.run(find_login, token)
+                login = await self.db.read_now(find_login, token)
                 if login is None:
                     state["clear_session"] = True
         except (ServerBusy, DatabaseUnavailable) as exc:
@@ -124,7 +124,7 @@ class Gate:
             return
         kept = new if shown else [*login.flashes, *new]
         try:
-            await self.db.run(store_flashes, login.session_id, kept, write=True)
+            await self.db.write_now(store_flashes, login.session_id, kept)
         except (ServerBusy, DatabaseUnavailable) as exc:  # a message is not worth a 503
             log.warning("flash messages not stored: %s", exc)
 

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select, update
+from sqlalchemy import DateTime, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from dfew_build.db.models import LoginSession, Person, utcnow
@@ -60,24 +60,26 @@ def open_session(session: Session, person: Person, max_age_s: int) -> str:
     return token
 
 
-def find_login(session: Session, token: str) -> Login | None:
+# The lookup runs on every request: one prepared statement, no ORM.
+_FIND = text(
+    "SELECT s.id, s.flashes, p.id, p.name, p.role, p.excluded_at IS NOT NULL, "
+    "p.queue_version FROM login_session s JOIN person p ON p.id = s.person_id "
+    "WHERE s.token_hash = :token_hash AND s.revoked_at IS NULL AND s.expires_at > :now "
+    "AND p.active = :active"
+).bindparams(bindparam("now", type_=DateTime(timezone=True)))
+
+
+def find_login(session, token: str) -> Login | None:
     """The live session with this cookie token, or None: unknown, revoked, expired, or its
-    person deactivated."""
+    person deactivated. `session` is a Session or a Connection."""
     if not token or len(token) > 100:
         return None
-    row = session.execute(
-        select(LoginSession.id, LoginSession.expires_at, LoginSession.flashes, Person.id,
-               Person.name, Person.role, Person.active, Person.excluded_at,
-               Person.queue_version)
-        .join(Person, Person.id == LoginSession.person_id)
-        .where(LoginSession.token_hash == hash_session_token(token),
-               LoginSession.revoked_at.is_(None))).first()
+    row = session.execute(_FIND, {"token_hash": hash_session_token(token), "now": utcnow(),
+                                  "active": True}).first()
     if row is None:
         return None
-    sid, expires_at, flashes, pid, name, role, active, excluded_at, version = row
-    if not active or aware(expires_at) <= utcnow():
-        return None
-    return Login(sid, token, pid, name, role, excluded_at is not None, int(version or 0),
+    sid, flashes, pid, name, role, excluded, version = row
+    return Login(sid, token, pid, name, role, bool(excluded), int(version or 0),
                  _decode(flashes))
 
 
@@ -108,11 +110,15 @@ def revoke_sessions(session: Session, person_ids) -> int:
     return result.rowcount or 0
 
 
-def store_flashes(session: Session, session_id: int, flashes) -> None:
+_STORE_FLASHES = text("UPDATE login_session SET flashes = :flashes WHERE id = :id")
+
+
+def store_flashes(session, session_id: int, flashes) -> None:
     """Replace the session's waiting flash messages (an empty list clears them)."""
-    kept = [[str(kind), str(text)[:MAX_FLASH_LENGTH]] for kind, text in flashes][-MAX_FLASHES:]
-    session.execute(update(LoginSession).where(LoginSession.id == session_id)
-                    .values(flashes=json.dumps(kept) if kept else None))
+    kept = [[str(kind), str(message)[:MAX_FLASH_LENGTH]]
+            for kind, message in flashes][-MAX_FLASHES:]
+    session.execute(_STORE_FLASHES, {"flashes": json.dumps(kept) if kept else None,
+                                     "id": session_id})
 
 
 def open_sessions(session: Session, person_id: int) -> int:

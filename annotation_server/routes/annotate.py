@@ -106,14 +106,6 @@ async def clip_page(clip_id: ClipId, request: Request, person: Login = Depends(a
         person=person)
 
 
-def _vote(db, clip_id: int, person_id: int, emotion: int):
-    try:
-        return cast_vote(db, clip_id, person_id, emotion)
-    except NotAssigned:
-        db.rollback()
-        return _refusal(db, clip_id, person_id)
-
-
 @router.post("/clip/{clip_id}/vote")
 async def vote(clip_id: ClipId, request: Request, emotion: int = Form(...),
                return_to: str = Form("next", max_length=20),
@@ -126,9 +118,12 @@ async def vote(clip_id: ClipId, request: Request, emotion: int = Form(...),
         "action": f"/annotate/clip/{clip_id}/vote",
         "fields": {"emotion": str(emotion), "return_to": return_to,
                    CSRF_FIELD: str(form.get(CSRF_FIELD, ""))}}
-    done = await get_db(request).run(_vote, clip_id, person.person_id, emotion, write=True)
-    if isinstance(done, str):
-        raise HTTPException(403, done)
+    try:
+        done = await get_db(request).write_now(cast_vote, clip_id, person.person_id,
+                                               emotion)
+    except NotAssigned:
+        raise HTTPException(403, await get_db(request).run(_refusal, clip_id,
+                                                           person.person_id)) from None
     outcome, before, after = done
     request.app.state.queues.voted(person.person_id, clip_id, outcome == "created", before,
                                    after)

@@ -8,13 +8,17 @@ own file unless a browser cannot play that (dfew_build.media.proxy.playback_sour
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
+from email.utils import formatdate
 from pathlib import Path
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from annotation_server.annotating import is_assigned
+from sqlalchemy import text
+
 from annotation_server.deps import current_person, get_db
 from annotation_server.limits import ClipId, MovieId
 from dfew_build.db.models import Clip, Movie
@@ -54,43 +58,93 @@ def bad_byte_ranges(header: str, size: int) -> bool:
     return False
 
 
-def _file_response(request: Request, path: Path, what: str) -> Response:
-    if not path.is_file():
-        raise HTTPException(404, f"The video file of {what} is missing on the server; "
+SMALL_RANGE = 2 * 1024 * 1024  # a single range up to this size is read in one go
+_ONE_RANGE = re.compile(r"^bytes=([0-9]{1,18})-([0-9]{0,18})$")
+
+
+def _read_range(path: Path, first: int, last: int | None):
+    """(size, mtime, bytes first..last clamped) in one worker-thread call, or None when the
+    file is missing."""
+    try:
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            end = stat.st_size - 1 if last is None else min(last, stat.st_size - 1)
+            data = os.pread(handle.fileno(), max(end - first + 1, 0), first) \
+                if first < stat.st_size else b""
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    return stat.st_size, stat.st_mtime, data
+
+
+async def _file_response(request: Request, path: Path, what: str) -> Response:
+    missing = HTTPException(404, f"The video file of {what} is missing on the server; "
                                  "tell your admin.")
-    size = path.stat().st_size
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     header = request.headers.get("range")
+    one = _ONE_RANGE.match(header.strip()) if header is not None and request.method == "GET" \
+        else None
+    if one is not None:
+        first, last = int(one[1]), int(one[2]) if one[2] else None
+        if last is None or last - first < SMALL_RANGE:
+            # The video element's requests: one small range, read in one thread call
+            # (FileResponse spends several on open, stat, read and close).
+            got = await anyio.to_thread.run_sync(
+                _read_range, path, first, None if last is None else max(last, first))
+            if got is None:
+                raise missing
+            size, mtime, data = got
+            if (last is not None and last < first) or first >= size:
+                return PlainTextResponse("Requested range not satisfiable", status_code=416,
+                                         headers={"Content-Range": f"bytes */{size}"})
+            if last is None and size - first > SMALL_RANGE:
+                pass  # an open-ended range over a large file: FileResponse streams it
+            else:
+                return Response(data, status_code=206, media_type=media_type, headers={
+                    "Content-Range": f"bytes {first}-{first + len(data) - 1}/{size}",
+                    "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600",
+                    "Last-Modified": formatdate(mtime, usegmt=True)})
+    if not path.is_file():
+        raise missing
+    size = path.stat().st_size
     if header is not None and bad_byte_ranges(header, size):
         return PlainTextResponse("Requested range not satisfiable", status_code=416,
                                  headers={"Content-Range": f"bytes */{size}"})
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     # FileResponse answers valid Range requests with 206 and Content-Range.
     return FileResponse(path, media_type=media_type,
                         headers={"Cache-Control": "private, max-age=3600"})
 
 
+_CLIP_FILE = text(
+    "SELECT c.path, c.extractor_id, c.retired_at IS NOT NULL, "
+    "EXISTS (SELECT 1 FROM assignment a WHERE a.clip_id = c.id AND a.annotator_id = :p) "
+    "FROM clip c WHERE c.id = :c")
+
+
 def _clip_file(db, clip_id: int, person: Login, root: Path):
-    clip = db.get(Clip, clip_id)
-    allowed = (person.role == "admin"
-               or (clip is not None and clip.extractor_id == person.person_id)
-               or is_assigned(db, clip_id, person.person_id))
+    """The clip's file if the person may watch it (one prepared statement: every video
+    request of the annotate page asks this)."""
+    row = db.execute(_CLIP_FILE, {"c": clip_id, "p": person.person_id}).first()
+    path, extractor_id, retired, assigned = row if row is not None else (None, None, False,
+                                                                         False)
+    allowed = (person.role == "admin" or (row is not None and extractor_id == person.person_id)
+               or bool(assigned))
     if not allowed:
         raise HTTPException(403, "This clip is not assigned to you.")
-    if clip is not None and clip.retired_at is not None and person.role != "admin":
+    if retired and person.role != "admin":
         # Retired clips leave every queue; only admins still review them.
         raise HTTPException(404, f"Clip {clip_id} was retired and is no longer annotated.")
-    if clip is None or not clip.path:
+    if not path:
         raise HTTPException(404, f"Clip {clip_id} has no video yet (it is not cut).")
-    path = Path(clip.path)
+    path = Path(path)
     return path if path.is_absolute() else root / path
 
 
 @router.api_route("/clip/{clip_id}", methods=["GET", "HEAD"])
 async def clip_video(clip_id: ClipId, request: Request,
                      person: Login = Depends(current_person)):
-    path = await get_db(request).run(_clip_file, clip_id, person,
-                                     request.app.state.settings.workspace_root)
-    return _file_response(request, path, f"clip {clip_id}")
+    path = await get_db(request).read_now(_clip_file, clip_id, person,
+                                          request.app.state.settings.workspace_root)
+    return await _file_response(request, path, f"clip {clip_id}")
 
 
 def _movie_file(db, movie_id: int, root: Path):
@@ -111,4 +165,4 @@ async def movie_video(movie_id: MovieId, request: Request,
     path, kind = await get_db(request).run(_movie_file, movie_id,
                                            request.app.state.settings.workspace_root)
     what = f"movie {movie_id}" + (" (its playable copy)" if kind == "proxy" else "")
-    return _file_response(request, path, what)
+    return await _file_response(request, path, what)
