@@ -10,6 +10,28 @@ STATUSES = ("candidate", "accepted", "rejected")
 SOURCES = ("manual", "proposed", "imported")
 
 
+def executor_options(command):
+    """--executor local|ray and --ray-address, for the stages that run per clip or movie
+    (preprocess, clips propose, clips cut); see docs/scaling.md."""
+    command = click.option(
+        "--ray-address", metavar="ADDRESS",
+        help="With --executor ray: the cluster to run on, `auto` (the one `ray start` runs "
+             "here) or ray://HOST:10001 (default: $RAY_ADDRESS, else a new local Ray "
+             "instance).")(command)
+    return click.option(
+        "--executor", type=click.Choice(["local", "ray"]), default="local",
+        show_default=True,
+        help="Where the work runs: this machine, or Ray tasks on a cluster (this process "
+             "still writes the database; the workspace and movies must be on a filesystem "
+             "every node mounts at the same path).")(command)
+
+
+def make_executor(name: str, address: str | None):
+    from dfew_build.executors import create_executor
+
+    return create_executor(name, address=address)
+
+
 def _parse_ids(values: tuple[str, ...]) -> list[int]:
     """Clip ids from `12`, `12,13` or ranges `12-20`."""
     ids: list[int] = []
@@ -113,9 +135,11 @@ def _typo_warnings(workspace, new_names: list[str]) -> list[str]:
               help="insightface model pack (for --detector insightface/auto).")
 @click.option("--device", default="cpu", show_default=True,
               type=click.Choice(["cpu", "cuda", "auto"]), help="Where the detector runs.")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
-def propose(state, movies, again, detector, model_dir, device, as_json) -> None:
+def propose(state, movies, again, detector, model_dir, device, executor, ray_address,
+            as_json) -> None:
     """Propose candidate clips: one-face windows inside detected shots.
 
     Candidates get status `candidate`; confirm them with `clips confirm IDS` (or on the
@@ -125,10 +149,17 @@ def propose(state, movies, again, detector, model_dir, device, as_json) -> None:
 
     workspace = state.workspace()
     movie_refs = [ref for value in movies for ref in value.split(",") if ref.strip()]
-    report = propose_clips(
-        workspace, movie_refs or None, again=again, progress=show_progress(),
-        make_detector=lambda: proposal_detector(workspace, detector, model_dir=model_dir,
-                                                device=device))
+    with make_executor(executor, ray_address) as runner:
+        if runner.distributed:
+            report = propose_clips(workspace, movie_refs or None, again=again,
+                                   progress=show_progress(), executor=runner,
+                                   detector_options={"name": detector, "model_dir": model_dir,
+                                                     "device": device})
+        else:
+            report = propose_clips(
+                workspace, movie_refs or None, again=again, progress=show_progress(),
+                make_detector=lambda: proposal_detector(workspace, detector,
+                                                        model_dir=model_dir, device=device))
     if as_json:
         echo_json(report.as_dict())
         return
@@ -246,10 +277,12 @@ def restore(state, ids, as_json) -> None:
 
 @clips.command("cut")
 @click.option("--jobs", type=click.IntRange(1, 64), default=None,
-              help="FFmpeg processes at once (default: CPU cores, at most 4).")
+              help="FFmpeg processes at once (default: CPU cores, at most 4); with "
+                   "--executor ray it only sets FFmpeg's threads per clip (cores / jobs).")
+@executor_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_state
-def cut(state, jobs, as_json) -> None:
+def cut(state, jobs, executor, ray_address, as_json) -> None:
     """Cut every accepted clip that has no file yet into WS/clips/NNNNN.mp4.
 
     Frame-accurate re-encode (H.264, audio kept), verified by probing the output;
@@ -258,7 +291,9 @@ def cut(state, jobs, as_json) -> None:
     """
     from dfew_build.clips.cut import cut_clips
 
-    report = cut_clips(state.workspace(), jobs=jobs, progress=show_progress())
+    workspace = state.workspace()
+    with make_executor(executor, ray_address) as runner:
+        report = cut_clips(workspace, jobs=jobs, progress=show_progress(), executor=runner)
     summary = report.summary()
     if as_json:
         echo_json(report.as_dict())

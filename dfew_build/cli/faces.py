@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+from dfew_build.cli.clips import executor_options, make_executor
 
 
 @click.command()
@@ -32,14 +33,16 @@ from dfew_build.cli.base import echo_json, format_table, pass_state, show_progre
                    "(default: faces.detect_size, 640; 0: full resolution).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Worker processes on the CPU, each with its own detector and cores/jobs "
-                   "threads.")
+                   "threads (local executor; Ray runs one task per CPU).")
+@executor_options
 @click.option("--clips", "clip_ids", metavar="IDS",
               help="Only these clips, e.g. 1,2,5-9 (default: every cut clip).")
 @click.option("--redo", is_flag=True, help="Process the clips again even if done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every clip as JSON.")
 @pass_state
 def preprocess(state, detector, model_dir, device, frames, size, temporal, min_face_rate,
-               min_face, detect_size, jobs, clip_ids, redo, as_json) -> None:
+               min_face, detect_size, jobs, executor, ray_address, clip_ids, redo,
+               as_json) -> None:
     """Detect, track, align and normalise the faces of every cut clip.
 
     For each clip: every frame is decoded and searched for faces; detections are linked
@@ -56,11 +59,12 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
 
     workspace = state.workspace()
     ids = parse_clip_ids(clip_ids) if clip_ids else None
-    report = run_preprocess(workspace, detector=detector, model_dir=model_dir, device=device,
-                            frames=frames, size=size, temporal=temporal,
-                            min_face_rate=min_face_rate, min_face=min_face,
-                            detect_size=detect_size, jobs=jobs, clip_ids=ids, redo=redo,
-                            progress=show_progress() and not as_json)
+    with make_executor(executor, ray_address) as runner:
+        report = run_preprocess(workspace, detector=detector, model_dir=model_dir,
+                                device=device, frames=frames, size=size, temporal=temporal,
+                                min_face_rate=min_face_rate, min_face=min_face,
+                                detect_size=detect_size, jobs=jobs, clip_ids=ids, redo=redo,
+                                progress=show_progress() and not as_json, executor=runner)
     summary = report.summary()
     if as_json:
         echo_json({"summary": summary, "clips": [r.as_dict() for r in report.results],

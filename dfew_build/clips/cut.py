@@ -33,6 +33,7 @@ from sqlalchemy import select
 from dfew_build.clips.rules import format_time
 from dfew_build.db.models import Clip, Movie
 from dfew_build.errors import ClipError
+from dfew_build.executors import is_distributed
 from dfew_build.media.ffmpeg import display_filters, ffmpeg_exe  # noqa: F401 (re-exported)
 from dfew_build.media.fingerprint import file_sha256
 
@@ -463,10 +464,14 @@ def default_jobs() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def cut_clips(workspace, *, jobs: int | None = None, progress: bool = False) -> CutReport:
+def cut_clips(workspace, *, jobs: int | None = None, progress: bool = False,
+              executor=None) -> CutReport:
     """Cut every accepted clip that has no file yet, `jobs` FFmpeg processes at a time.
 
     Each finished clip is recorded at once, so an interrupted run keeps what it finished.
+    executor: a dfew_build.executors executor; a distributed one (Ray) cuts the clips as
+    its tasks (each reserving the FFmpeg threads a local run would give a clip, so the
+    files are the same bytes), and this process records them.
     """
     from tqdm import tqdm
 
@@ -481,6 +486,9 @@ def cut_clips(workspace, *, jobs: int | None = None, progress: bool = False) -> 
     if not todo:
         return report
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    if is_distributed(executor):
+        _cut_with(executor, workspace, todo, threads, report, progress)
+        return report
     # FFmpeg does the work in child processes; threads only wait on them.
     pool = ThreadPoolExecutor(max_workers=jobs)
     try:
@@ -488,16 +496,55 @@ def cut_clips(workspace, *, jobs: int | None = None, progress: bool = False) -> 
         bar = tqdm(as_completed(futures), total=len(futures), unit="clip", desc="cut",
                    disable=not progress)
         for future in bar:
-            result = future.result()
-            if result.error:
-                report.failed[result.clip_id] = result.error
-                continue
-            with workspace.session() as session:
-                clip = session.get(Clip, result.clip_id)
-                clip.path = clip_relpath(result.clip_id)
-                clip.sha256 = result.sha256
-            report.cut.append(result.clip_id)
+            _record_cut(workspace, future.result(), report)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     report.cut.sort()
     return report
+
+
+def _record_cut(workspace, result: CutResult, report: CutReport) -> None:
+    if result.error:
+        report.failed[result.clip_id] = result.error
+        return
+    with workspace.session() as session:
+        clip = session.get(Clip, result.clip_id)
+        clip.path = clip_relpath(result.clip_id)
+        clip.sha256 = result.sha256
+    report.cut.append(result.clip_id)
+
+
+# -- a distributed executor (Ray): cut_clip in its workers, recorded here -------------------
+
+_cut_worker: dict = {}
+
+
+def _cut_setup(clips_dir: str, threads: int) -> None:
+    """Once per worker process: its own FFmpeg binary (paths differ between machines)."""
+    _cut_worker.update(clips_dir=Path(clips_dir), ffmpeg=ffmpeg_exe(), threads=threads)
+
+
+def _cut_task(job: CutJob) -> CutResult:
+    return cut_clip(job, _cut_worker["clips_dir"], _cut_worker["ffmpeg"],
+                    _cut_worker["threads"])
+
+
+def _cut_with(executor, workspace, todo: list[CutJob], threads: int, report: CutReport,
+              progress: bool) -> None:
+    from tqdm import tqdm
+
+    def failed(job: CutJob, reason: str) -> CutResult:
+        return CutResult(job.clip_id, error=f"{job.where()}: {reason}")
+
+    results = executor.map(_cut_task, todo, setup=(_cut_setup, (str(workspace.clips_dir),
+                                                                threads)),
+                           cpus=threads, failed=failed)
+    try:
+        for result in tqdm(results, total=len(todo), unit="clip", desc="cut",
+                           disable=not progress):
+            _record_cut(workspace, result, report)
+        # Every task has ended: what a killed worker left half-written is stale now.
+        remove_stale_parts(workspace.clips_dir)
+    finally:
+        results.close()
+    report.cut.sort()

@@ -27,6 +27,7 @@ from dfew_build.clips.library import movie_label, resolve_movie
 from dfew_build.clips.rules import ClipRules, clip_rules, overlaps_too_much
 from dfew_build.db.models import Clip, Movie
 from dfew_build.errors import ClipError, DfewError
+from dfew_build.executors import is_distributed
 
 DETECT_BATCH = 16
 SHOT_WIDTH = 256  # PySceneDetect's own downscale target for content detection
@@ -142,14 +143,16 @@ def candidate_windows(shots: list[tuple[float, float]], samples: list[tuple[floa
     return windows
 
 
-def propose_movie(session, movie: Movie, rules: ClipRules, detector) -> MovieProposal:
+def propose_movie(session, movie: Movie, rules: ClipRules, detector,
+                  scanned: tuple[list, list] | None = None) -> MovieProposal:
+    """scanned: scan_movie's (shots, samples) when found elsewhere (a Ray worker)."""
     settings = rules.propose
     result = MovieProposal(movie.id, os.path.basename(movie.path), "proposed")
     if not os.path.isfile(movie.path):
         raise ClipError(f"the file of {movie_label(movie)} is missing: {movie.path} (moved or "
                         "deleted since ingest); ingest it at its new path first")
-    shots, samples = scan_movie(movie, settings.scene_threshold, settings.face_sample_fps,
-                                detector)
+    shots, samples = scanned if scanned is not None else scan_movie(
+        movie, settings.scene_threshold, settings.face_sample_fps, detector)
     windows = candidate_windows(shots, samples, settings.clip_length_s,
                                 settings.min_face_fraction)
     result.shots, result.samples, result.windows = len(shots), len(samples), len(windows)
@@ -184,11 +187,18 @@ def proposal_detector(workspace, name: str = "auto", **kwargs):
 
 def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
                   make_detector: Callable[[], object] | None = None, again: bool = False,
-                  progress: bool = False) -> ProposeReport:
+                  progress: bool = False, executor=None,
+                  detector_options: dict | None = None) -> ProposeReport:
     """Propose candidates for the given movies (ids, names or paths; default: every readable
     movie). detector: any FaceDetector; else make_detector() or proposal_detector(workspace),
     called only when a movie needs it. Each movie is committed on its own; a failing movie
-    does not stop the others."""
+    does not stop the others.
+
+    executor: a dfew_build.executors executor; a distributed one (Ray) scans the movies as
+    its tasks, each worker with a detector made from detector_options (proposal_detector's
+    name, model_dir, device), and this process records them in movie order, as a local run
+    does (same candidates, same clip ids).
+    """
     from tqdm import tqdm
 
     rules = clip_rules(workspace.config)
@@ -200,6 +210,13 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
                 select(Movie.id).where(Movie.status == "ok").order_by(Movie.id)))
         done = set(session.scalars(select(Clip.movie_id).where(Clip.source == "proposed")))
     report = ProposeReport()
+    if is_distributed(executor):
+        if detector is not None or make_detector is not None:
+            raise ClipError("a distributed executor makes a detector in each worker: give "
+                            "detector_options (name, model_dir, device), not a detector")
+        _propose_with(executor, workspace, list(dict.fromkeys(chosen)), done, again, rules,
+                      detector_options or {}, progress, report)
+        return report
     for movie_id in tqdm(list(dict.fromkeys(chosen)), unit="movie", desc="propose",
                          disable=not progress):
         with workspace.session() as session:
@@ -218,3 +235,81 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
                 report.movies.append(MovieProposal(
                     movie.id, os.path.basename(movie.path), "failed", message=str(exc)))
     return report
+
+
+# -- a distributed executor (Ray): scan_movie in its workers, recorded here ----------------
+
+_scan_worker: dict = {}
+
+
+def _scan_setup(detector_spec: dict) -> None:
+    from dfew_build.faces.detectors import create_detector
+
+    _scan_worker["detector"] = create_detector(**detector_spec)
+
+
+def _scan_task(job: tuple) -> tuple:
+    """(snapshot of a movie row, threshold, sample fps) -> ("ok", shots, samples), or
+    ("failed", message) for what a local run reports as the movie's failure."""
+    movie, threshold, sample_fps = job
+    try:
+        return ("ok", *scan_movie(movie, threshold, sample_fps, _scan_worker["detector"]))
+    except DfewError as exc:
+        return ("failed", str(exc))
+
+
+def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: bool,
+                  rules: ClipRules, detector_options: dict, progress: bool,
+                  report: ProposeReport) -> None:
+    from types import SimpleNamespace
+
+    from tqdm import tqdm
+
+    from dfew_build.faces.pipeline import faces_options
+
+    settings = rules.propose
+    scans = []  # the movies to scan (file present), in movie order
+    with workspace.session() as session:
+        for movie_id in movie_ids:
+            movie = session.get(Movie, movie_id)
+            if (again or movie_id not in done) and os.path.isfile(movie.path):
+                row = {c.key: getattr(movie, c.key) for c in Movie.__table__.columns}
+                scans.append((SimpleNamespace(**row), settings.scene_threshold,
+                              settings.face_sample_fps))
+    spec = {}
+    if scans:
+        # Made here too: a missing model pack fails now, in one line, and "auto" resolves
+        # to one name for every worker. One onnxruntime thread per task (one CPU each).
+        options = faces_options(workspace)
+        spec = {"name": detector_options.get("name", "auto"), "device": "cpu",
+                **{k: v for k, v in detector_options.items() if k != "name"},
+                "min_face": options.min_face, "detect_size": options.detect_size,
+                "threads": 1}
+        spec["name"] = proposal_detector(workspace, **{
+            k: v for k, v in spec.items() if k not in ("min_face", "detect_size")}).name
+    results = executor.map(_scan_task, scans, setup=(_scan_setup, (spec,)), ordered=True,
+                           failed=lambda job, reason: ("failed", f"{job[0].path}: {reason}"))
+    scanned = {job[0].id for job in scans}
+    try:
+        for movie_id in tqdm(movie_ids, unit="movie", desc="propose", disable=not progress):
+            with workspace.session() as session:
+                movie = session.get(Movie, movie_id)
+                if movie_id in done and not again:
+                    report.movies.append(MovieProposal(
+                        movie.id, os.path.basename(movie.path), "skipped",
+                        message="already has proposals (use --again to look again)"))
+                    continue
+                # Not scanned: its file is missing, and propose_movie says so as locally.
+                outcome = next(results) if movie_id in scanned else None
+                try:
+                    with session.begin_nested():
+                        if outcome is not None and outcome[0] == "failed":
+                            raise ClipError(outcome[1])
+                        report.movies.append(propose_movie(
+                            session, movie, rules, None,
+                            scanned=None if outcome is None else outcome[1:]))
+                except DfewError as exc:
+                    report.movies.append(MovieProposal(
+                        movie.id, os.path.basename(movie.path), "failed", message=str(exc)))
+    finally:
+        results.close()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from dfew_build.db.models import Clip, FaceTrack
 from dfew_build.errors import FacesError
+from dfew_build.executors import is_distributed
 from dfew_build.faces.process import (ClipJob, ClipResult, FaceOptions, init_worker,
                                       process_clip, run_in_worker)
 from dfew_build.faces.store import TensorStore, clip_frames_dir, remove_stale_temporaries
@@ -196,11 +197,14 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                jobs: int = 1, clip_ids: Iterable[int] | None = None, redo: bool = False,
                batch_size: int | None = None, progress: bool = False,
                on_result: Callable[[ClipResult], None] | None = None,
-               detector_instance=None) -> PreprocessReport:
+               detector_instance=None, executor=None) -> PreprocessReport:
     """Preprocess every cut clip (or clip_ids) that has no final result yet.
 
     detector_instance: a ready FaceDetector to use in this process instead of creating one
     from `detector` (the pool then is not used).
+    executor: a dfew_build.executors executor; a distributed one (Ray) runs the clips as
+        its tasks instead of the local pool (--jobs does not apply), and this process
+        still records every result.
     """
     import time
 
@@ -211,6 +215,10 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     if jobs < 1:
         raise FacesError(f"--jobs must be at least 1, got {jobs}")
     cuda = device == "cuda"
+    if is_distributed(executor) and (cuda or detector_instance is not None):
+        raise FacesError("--executor ray runs clips on CPU workers, each with a detector of "
+                         "its own: use it without --device cuda (the GPU path batches "
+                         "clips in this process) and with a detector name, not an instance")
     if cuda:
         _check_cuda()
     # Bigger batches keep a GPU busy; on the CPU they only add latency and memory.
@@ -240,10 +248,14 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
             report.already_done = [j.clip_id for j in job_list if j.clip_id in done]
             todo = [j for j in job_list if j.clip_id not in done]
             store.reserve(sum(1 for j in todo if j.clip_id not in store))
-            results = (_run_here(todo, detector_instance, options, workspace.frames_dir)
-                       if in_process or len(todo) <= 1 else
-                       _run_pool(todo, detector, model_dir, options, workspace.frames_dir,
-                                 min(jobs, len(todo))))
+            if is_distributed(executor):
+                results = _run_executor(executor, todo, detector_instance.name, model_dir,
+                                        options, workspace.frames_dir)
+            else:
+                results = (_run_here(todo, detector_instance, options, workspace.frames_dir)
+                           if in_process or len(todo) <= 1 else
+                           _run_pool(todo, detector, model_dir, options,
+                                     workspace.frames_dir, min(jobs, len(todo))))
             bar = _progress_bar(len(todo), progress)
             try:
                 for result in results:
@@ -325,3 +337,18 @@ def _run_pool(jobs: list[ClipJob], detector: str, model_dir: str | None,
         finally:
             for future in futures:
                 future.cancel()
+
+def _run_executor(executor, jobs: list[ClipJob], detector: str, model_dir: str | None,
+                  options: FaceOptions, frames_root: Path) -> Iterator[ClipResult]:
+    """The clips as tasks of a distributed executor (Ray): the pool's worker functions,
+    one CPU and one onnxruntime thread per task, largest clips first. A clip whose worker
+    kept dying is recorded as failed (so the next run tries it again)."""
+    def failed(job: ClipJob, reason: str) -> ClipResult:
+        return ClipResult(job.clip_id, detector, "failed", reason=f"{job.path}: {reason}")
+
+    jobs = sorted(jobs, key=_clip_bytes, reverse=True)
+    yield from executor.map(run_in_worker, jobs, failed=failed,
+                            setup=(init_worker, (detector, model_dir, options,
+                                                 str(frames_root), 1)))
+    # Every task has ended: a folder a killed worker left half-written is stale now.
+    remove_stale_temporaries(frames_root)
