@@ -33,6 +33,11 @@ class ProxyError(DfewError):
     reported in ProxyReport.failed instead."""
 
 
+class ExecutorError(DfewError):
+    """An executor cannot be created or reached (Ray missing, no cluster at the address),
+    or a job could not be run at all."""
+
+
 class ServeError(DfewError):
     """The server cannot listen where asked (port in use, not an address of this machine),
     or stopped during start-up."""

@@ -28,17 +28,12 @@ import os
 import uuid
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from dfew_build.errors import DfewError
+from dfew_build.errors import DfewError, ExecutorError
 
 EXECUTORS = ("local", "ray")
 RAY_MISSING = ('--executor ray needs Ray, which is not installed: pip install "dfew-build[ray]" '
                '(from a checkout: pip install -e ".[ray]")')
 MAX_RETRIES = 3  # Ray's own default for tasks; a killed worker's job runs again
-
-
-class ExecutorError(DfewError):
-    """An executor cannot be created or reached (Ray missing, no cluster at the address),
-    or a job could not be run at all."""
 
 
 Setup = tuple[Callable[..., Any], tuple]  # (initializer, its arguments), once per worker

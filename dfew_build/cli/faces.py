@@ -35,14 +35,17 @@ from dfew_build.cli.clips import executor_options, make_executor
               help="Worker processes on the CPU, each with its own detector and cores/jobs "
                    "threads (local executor; Ray runs one task per CPU).")
 @executor_options
+@click.option("--batched", is_flag=True,
+              help="Detect frames of several clips per batch in this process (what "
+                   "--device cuda does), here on the CPU; for checking the GPU path.")
 @click.option("--clips", "clip_ids", metavar="IDS",
               help="Only these clips, e.g. 1,2,5-9 (default: every cut clip).")
 @click.option("--redo", is_flag=True, help="Process the clips again even if done.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every clip as JSON.")
 @pass_state
 def preprocess(state, detector, model_dir, device, frames, size, temporal, min_face_rate,
-               min_face, detect_size, jobs, executor, ray_address, clip_ids, redo,
-               as_json) -> None:
+               min_face, detect_size, jobs, executor, ray_address, batched, clip_ids,
+               redo, as_json) -> None:
     """Detect, track, align and normalise the faces of every cut clip.
 
     For each clip: every frame is decoded and searched for faces; detections are linked
@@ -64,6 +67,7 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
                                 device=device, frames=frames, size=size, temporal=temporal,
                                 min_face_rate=min_face_rate, min_face=min_face,
                                 detect_size=detect_size, jobs=jobs, clip_ids=ids, redo=redo,
+                                batched=batched or None,
                                 progress=show_progress() and not as_json, executor=runner)
     summary = report.summary()
     if as_json:

@@ -197,9 +197,12 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                jobs: int = 1, clip_ids: Iterable[int] | None = None, redo: bool = False,
                batch_size: int | None = None, progress: bool = False,
                on_result: Callable[[ClipResult], None] | None = None,
-               detector_instance=None, executor=None) -> PreprocessReport:
+               detector_instance=None, executor=None,
+               batched: bool | None = None) -> PreprocessReport:
     """Preprocess every cut clip (or clip_ids) that has no final result yet.
 
+    batched: detection batched across clips in this process (dfew_build.faces.batched);
+        default on with device="cuda", and the same code path runs on the CPU.
     detector_instance: a ready FaceDetector to use in this process instead of creating one
     from `detector` (the pool then is not used).
     executor: a dfew_build.executors executor; a distributed one (Ray) runs the clips as
@@ -215,18 +218,20 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     if jobs < 1:
         raise FacesError(f"--jobs must be at least 1, got {jobs}")
     cuda = device == "cuda"
-    if is_distributed(executor) and (cuda or detector_instance is not None):
+    if is_distributed(executor) and (cuda or batched or detector_instance is not None):
         raise FacesError("--executor ray runs clips on CPU workers, each with a detector of "
-                         "its own: use it without --device cuda (the GPU path batches "
-                         "clips in this process) and with a detector name, not an instance")
+                         "its own: use it without --device cuda or --batched (that path "
+                         "batches clips in this process) and with a detector name, not an "
+                         "instance")
     if cuda:
         _check_cuda()
+    batched = cuda if batched is None else batched
     # Bigger batches keep a GPU busy; on the CPU they only add latency and memory.
     batch_size = batch_size or (GPU_BATCH if cuda else CPU_BATCH)
     options = faces_options(workspace, frames=frames, size=size, temporal=temporal,
                             min_face_rate=min_face_rate, min_face=min_face,
                             detect_size=detect_size, batch_size=batch_size,
-                            align="torch" if cuda else "cv2", device=device)
+                            align="torch" if cuda or batched else "cv2", device=device)
     given = detector_instance is not None
     if not given:
         from dfew_build.faces.detectors import create_detector
@@ -237,7 +242,7 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                                             threads=None if cuda or jobs == 1 else 1,
                                             min_face=options.min_face,
                                             detect_size=options.detect_size)
-    in_process = cuda or jobs == 1 or given
+    in_process = cuda or batched or jobs == 1 or given
     job_list, not_cut = _select_clips(workspace, None if clip_ids is None else list(clip_ids))
     report = PreprocessReport(detector_instance.name, options, not_cut=not_cut)
     with preprocess_lock(workspace.root / "faces"):
@@ -252,7 +257,9 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                 results = _run_executor(executor, todo, detector_instance.name, model_dir,
                                         options, workspace.frames_dir)
             else:
-                results = (_run_here(todo, detector_instance, options, workspace.frames_dir)
+                results = (_run_batched(todo, detector_instance, options,
+                                        workspace.frames_dir) if batched else
+                           _run_here(todo, detector_instance, options, workspace.frames_dir)
                            if in_process or len(todo) <= 1 else
                            _run_pool(todo, detector, model_dir, options,
                                      workspace.frames_dir, min(jobs, len(todo))))
@@ -302,6 +309,15 @@ def _run_here(jobs: list[ClipJob], detector, options: FaceOptions, frames_root: 
         yield process_clip(job, detector, options, frames_root, prefetch=True)
 
 
+def _run_batched(jobs: list[ClipJob], detector, options: FaceOptions, frames_root: Path
+                 ) -> Iterator[ClipResult]:
+    from dfew_build.faces.batched import run_batched
+
+    # Largest clips first: they decode longest, and the batch stays full to the end.
+    return run_batched(sorted(jobs, key=_clip_bytes, reverse=True), detector, options,
+                       frames_root)
+
+
 def _clip_bytes(job: ClipJob) -> int:
     try:
         return os.path.getsize(job.path)
@@ -337,6 +353,7 @@ def _run_pool(jobs: list[ClipJob], detector: str, model_dir: str | None,
         finally:
             for future in futures:
                 future.cancel()
+
 
 def _run_executor(executor, jobs: list[ClipJob], detector: str, model_dir: str | None,
                   options: FaceOptions, frames_root: Path) -> Iterator[ClipResult]:
