@@ -307,7 +307,7 @@ def exclude(session: Session, name: str, reason: str) -> tuple[Person, bool]:
     Their votes stay stored and count nowhere; they get no new clips (`assign` releases
     their unvoted assignments and tops the clips up with other annotators). PeopleError
     for an empty reason or someone who is not an annotator."""
-    text = " ".join(str(reason or "").split())
+    text = " ".join("".join(ch if ch >= " " else " " for ch in str(reason or "")).split())
     if not text:
         raise PeopleError("the reason is empty: say why the annotator is excluded (e.g. "
                           "--reason 'says sad for neutral')")

@@ -120,7 +120,8 @@ def _save(db, movie_id, person_id, config, start, end, emotion, allow_overlap):
 
 @router.post("/movie/{movie_id}/clips")
 async def save_clip(movie_id: MovieId, request: Request,
-                    start: Text = Form("", max_length=40), end: Text = Form("", max_length=40),
+                    start: Text = Form("", max_length=400),
+                    end: Text = Form("", max_length=400),
                     emotion: Text = Form("", max_length=20), allow_overlap: bool = Form(False),
                     person: Login = Depends(extractor)):
     form = {"start": start, "end": end, "emotion": emotion, "allow_overlap": allow_overlap}

@@ -20,7 +20,9 @@ def report_problem(session: Session, clip_id: int, reporter_id: int, kind: str,
     updates the note (a double click stores one report)."""
     if kind not in PROBLEM_KINDS:
         raise VoteError(f"unknown problem {kind!r}: use one of {', '.join(PROBLEM_KINDS)}")
-    note = (note or "").strip()[:MAX_NOTE] or None
+    # No NUL or other control characters (PostgreSQL refuses NUL in text).
+    note = "".join(ch for ch in (note or "") if ch >= " " or ch in "\t\n")
+    note = note.strip()[:MAX_NOTE] or None
     existing = _find(session, clip_id, reporter_id, kind)
     if existing is None:
         session.add(ProblemReport(clip_id=clip_id, reporter_id=reporter_id, kind=kind, note=note))

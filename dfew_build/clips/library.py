@@ -391,7 +391,8 @@ MAX_REASON = 2000
 def clean_reason(reason: str | None, what: str) -> str:
     """A retire/exclude reason as stored: stripped, at most MAX_REASON characters; ClipError
     when empty (campaign state always says why)."""
-    text = " ".join(str(reason or "").split())
+    # No NUL or other control characters (PostgreSQL refuses NUL in text).
+    text = " ".join("".join(ch if ch >= " " else " " for ch in str(reason or "")).split())
     if not text:
         raise ClipError(f"the reason is empty: say why {what} (e.g. --reason "
                         "'no face visible')")
