@@ -8,6 +8,12 @@ Stratified assignment deals each class's clips, in a seeded random order, round-
 the folds with one counter running across the classes: fold sizes then differ by at most one
 and so does every class's count per fold. `group_by="movie"` keeps all clips of a movie in
 one fold (no actor seen in both train and test) and reports the imbalance that costs.
+
+Leakage (dfew_build.dedup): overlapping clips of one movie, and, when a workspace is given,
+clips with near-duplicate footage (a re-encode of a movie is another movie by fingerprint)
+are linked; linked clips are kept in one fold (whole groups are then assigned as with
+`group_by`), unless `allow_leakage`. Without links the folds are exactly the stratified
+(or movie-grouped) ones.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from dfew_build.db.models import Clip, FaceTrack, Fold
+from dfew_build.dedup import Leakage, find_leakage, link_groups
 from dfew_build.emotions import NAMES, NUM_EMOTIONS
 from dfew_build.errors import SplitError
 from dfew_build.labels.consensus import (DEFAULT_RATERS, DEFAULT_THRESHOLD, share_text,
@@ -42,6 +49,13 @@ class FoldPlan:
     left_out: dict[str, int] = field(default_factory=dict)  # reason -> clip count
     status: str = "created"               # created | unchanged | replaced
     retired_dropped: list[int] = field(default_factory=list)  # retired clips a replace removed
+    leakage: Leakage = field(default_factory=Leakage)
+    allow_leakage: bool = False
+    groups: dict[str, list[int]] = field(default_factory=dict)  # linked clips kept together
+
+    def split_links(self):
+        """Links (near-duplicates, overlaps) whose clips lie in different folds."""
+        return self.leakage.split(self.folds)
 
     def table(self) -> pd.DataFrame:
         """Clips per fold and emotion (DFEW order), with a size column."""
@@ -67,6 +81,9 @@ class FoldPlan:
                 "clips": int(len(self.folds)), "left_out": self.left_out,
                 "retired_dropped": self.retired_dropped,
                 "imbalance": self.imbalance(),
+                "leakage": {**self.leakage.as_dict(), "allowed": self.allow_leakage,
+                            "groups": [members for _, members in sorted(self.groups.items())],
+                            "split_links": len(self.split_links())},
                 "folds": [{"fold": int(f), **{c: int(v) for c, v in row.items()}}
                           for f, row in table.iterrows()]}
 
@@ -163,10 +180,36 @@ def grouped_folds(labels: pd.Series, groups: pd.Series, k: int, seed: int) -> pd
                      index=labels.index, name="fold")
 
 
+def leakage_groups(session: Session, clip_ids, *, workspace=None, group_by: str | None = None,
+                   allow_leakage: bool = False, jobs: int | None = None,
+                   progress: bool = False) -> tuple[Leakage, dict[int, str]]:
+    """The leakage links between the clips, and the group each clip must share a fold with
+    (its movie with `group_by="movie"`, plus every clip it is linked to unless
+    `allow_leakage`): clip id -> group name."""
+    ids = [int(c) for c in clip_ids]
+    leakage = find_leakage(session, ids, workspace=workspace, jobs=jobs, progress=progress)
+    base: dict[int, str] | None = None
+    if group_by == "movie":
+        movie_ids = dict(session.execute(select(Clip.id, Clip.movie_id)
+                                         .where(Clip.id.in_(ids))).all())
+        # Clips without a movie (imported releases) are groups of their own.
+        base = {c: str(movie_ids[c]) if movie_ids.get(c) is not None else f"clip{c}"
+                for c in ids}
+    return leakage, link_groups(ids, [] if allow_leakage else leakage.links, base)
+
+
 def plan_folds(session: Session, *, k: int = 5, scheme: str = DEFAULT_SCHEME, seed: int = 0,
                group_by: str | None = None, subset: str = "single",
                threshold: int = DEFAULT_THRESHOLD, raters: int = DEFAULT_RATERS,
-               require_kept: bool = True) -> FoldPlan:
+               require_kept: bool = True, workspace=None, allow_leakage: bool = False,
+               jobs: int | None = None, progress: bool = False) -> FoldPlan:
+    """Folds for the candidate clips (candidate_labels).
+
+    workspace: where clip and movie files are read for the near-duplicate check (frames
+        hashed once, cached in WS/cache); None checks only overlaps of one movie's clips.
+    allow_leakage: report links but do not keep linked clips together.
+    Raises SplitError for a bad option, or fewer clips (or groups of linked clips) than k.
+    """
     if k < 2:
         raise SplitError(f"--k must be at least 2, got {k}")
     if group_by is not None and group_by not in GROUP_BY:
@@ -179,16 +222,32 @@ def plan_folds(session: Session, *, k: int = 5, scheme: str = DEFAULT_SCHEME, se
             f"only {len(labels)} clip(s) can be split, fewer than k={k} folds ({reasons}); "
             "import votes (dfew-build votes import), run dfew-build preprocess, or use "
             "--subset all / --include-unprocessed / a smaller --k")
-    if group_by == "movie":
-        movie_ids = dict(session.execute(
-            select(Clip.id, Clip.movie_id).where(Clip.id.in_(labels.index.tolist()))).all())
-        # Clips without a movie (imported releases) are groups of their own.
-        groups = pd.Series([movie_ids.get(c) if movie_ids.get(c) is not None else f"clip{c}"
-                            for c in labels.index], index=labels.index).astype(str)
-        folds = grouped_folds(labels, groups, k, seed)
+    leakage, group_of = leakage_groups(session, labels.index, workspace=workspace,
+                                       group_by=group_by, allow_leakage=allow_leakage,
+                                       jobs=jobs, progress=progress)
+    links = [] if allow_leakage else leakage.links
+    groups = pd.Series([group_of[int(c)] for c in labels.index], index=labels.index)
+    members: dict[str, list[int]] = {}
+    for clip_id, name in group_of.items():
+        members.setdefault(name, []).append(clip_id)
+    linked = {name: sorted(ids) for name, ids in members.items()
+              if len(ids) > 1 and any(link.a in ids for link in links)}
+    if groups.nunique() < k:
+        why = ["every movie's clips are kept in one fold"] if group_by else []
+        if linked:
+            why.append(f"{len(links)} near-duplicate or overlapping pair(s) keep "
+                       f"{sum(len(v) for v in linked.values())} clips in {len(linked)} "
+                       "group(s)")
+        raise SplitError(
+            f"only {groups.nunique()} group(s) of clips can be split, fewer than k={k} folds "
+            f"({'; '.join(why)}); use a smaller --k"
+            f"{', or --allow-leakage to split linked clips anyway' if linked else ''}")
+    if group_by == "movie" or linked:
+        folds = grouped_folds(labels, groups.astype(str), k, seed)
     else:
         folds = stratified_folds(labels, k, seed)
-    return FoldPlan(scheme, k, seed, group_by, folds, labels, left_out)
+    return FoldPlan(scheme, k, seed, group_by, folds, labels, left_out, leakage=leakage,
+                    allow_leakage=allow_leakage, groups=linked)
 
 
 def save_folds(session: Session, plan: FoldPlan, *, replace: bool = False) -> FoldPlan:
@@ -208,6 +267,10 @@ def save_folds(session: Session, plan: FoldPlan, *, replace: bool = False) -> Fo
                 held = (f", {len(retired)} of them retired: "
                         f"{', '.join(str(c) for c in retired[:10])}"
                         f"{' and more' if len(retired) > 10 else ''}")
+            leaking = plan.leakage.split(stored)
+            if leaking and not plan.allow_leakage:
+                held += (f"; they put {len(leaking)} near-duplicate or overlapping pair(s) of "
+                         "clips in different folds")
             raise SplitError(
                 f"scheme {plan.scheme!r} already holds different folds ({len(stored)} clips"
                 f"{held}); pass --replace to overwrite it"

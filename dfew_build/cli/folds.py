@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state
+from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+
+SHOWN_IDS = 10  # clip pairs / ids listed per line (--json lists all)
 
 
 @click.command()
@@ -25,10 +27,16 @@ from dfew_build.cli.base import echo_json, format_table, pass_state
               help="Also use clips that preprocessing has not kept (by default only clips "
                    "with a kept face track are split, as DFEW did).")
 @click.option("--replace", is_flag=True, help="Overwrite a scheme that holds different folds.")
+@click.option("--allow-leakage", is_flag=True,
+              help="Do not keep near-duplicate and overlapping clips in one fold (they are "
+                   "still found and reported).")
+@click.option("--jobs", type=click.IntRange(1), default=None,
+              help="Threads hashing clip frames for the near-duplicate check [default: "
+                   "all cores].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_state
 def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocessed, replace,
-          as_json) -> None:
+          allow_leakage, jobs, as_json) -> None:
     """Split the labelled clips into K stratified, same-size, non-overlapping folds.
 
     Fold sizes differ by at most one, and so does each emotion's count per fold.
@@ -37,6 +45,11 @@ def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocess
     count nowhere); the single-label share is THRESHOLD / [annotation] raters_per_clip. A
     stored scheme that holds a retired clip is named in the refusal; --replace rebuilds
     it without them.
+
+    Leakage: clips of one movie whose spans overlap, and clips with near-duplicate footage
+    (a re-encoded copy of a movie is another movie by fingerprint; found by a perceptual
+    hash of frames sampled at 4 fps, cached in WS/cache) are kept in one fold, unless
+    --allow-leakage. Every such pair is reported.
     """
     from dfew_build.labels.views import raters_per_clip
     from dfew_build.splits import plan_folds, save_folds
@@ -46,7 +59,8 @@ def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocess
         plan = plan_folds(session, k=k, scheme=scheme, seed=seed, group_by=group_by,
                           subset=subset, threshold=threshold,
                           raters=raters_per_clip(workspace.config),
-                          require_kept=not include_unprocessed)
+                          require_kept=not include_unprocessed, workspace=workspace,
+                          allow_leakage=allow_leakage, jobs=jobs, progress=show_progress())
         plan = save_folds(session, plan, replace=replace)
     result = plan.as_dict()
     if as_json:
@@ -61,8 +75,47 @@ def folds(state, k, scheme, seed, group_by, subset, threshold, include_unprocess
         more = " and more" if len(plan.retired_dropped) > 10 else ""
         click.echo(f"replaced: {len(plan.retired_dropped)} retired clip(s) left scheme "
                    f"{scheme!r} ({shown}{more})", err=True)
+    for line in leakage_lines(plan):
+        click.echo(line, err=True)
     imbalance = result["imbalance"]
     grouped = f", grouped by {group_by}" if group_by else ""
+    together = sum(len(ids) for ids in plan.groups.values())
+    kept = (f"; {together} linked clips kept in {len(plan.groups)} group(s)"
+            if plan.groups else "")
     click.echo(f"scheme {scheme!r} {plan.status}: {result['clips']} clips in {k} folds "
-               f"(seed {seed}{grouped}); largest spread between folds: {imbalance['size']} "
-               f"clips in size, {imbalance['per_class']} in one emotion")
+               f"(seed {seed}{grouped}{kept}); largest spread between folds: "
+               f"{imbalance['size']} clips in size, {imbalance['per_class']} in one emotion")
+
+
+def _pairs(links) -> str:
+    shown = ", ".join(f"{link.a}~{link.b}" for link in links[:SHOWN_IDS])
+    return shown + (f" and {len(links) - SHOWN_IDS} more" if len(links) > SHOWN_IDS else "")
+
+
+def leakage_lines(plan) -> list[str]:
+    """What the leakage check found, one line per kind (the --json output has every pair)."""
+    leakage = plan.leakage
+    lines = []
+    for kind, what in (("near-duplicate", "with near-duplicate footage (perceptual hash of "
+                                          "frames at 4 fps)"),
+                       ("overlap", "of one movie whose time spans overlap")):
+        links = [link for link in leakage.links if link.kind == kind]
+        if links:
+            lines.append(f"leakage: {len(links)} pair(s) of clips {what}: {_pairs(links)}")
+    if leakage.links:
+        split = plan.split_links()
+        if plan.allow_leakage:
+            lines.append(f"leakage: --allow-leakage: {len(split)} of these pair(s) lie in "
+                         "different folds")
+        else:
+            lines.append("leakage: linked clips are kept in one fold (--allow-leakage splits "
+                         "them)")
+    by_reason: dict[str, list[int]] = {}
+    for clip_id, reason in sorted(leakage.not_hashed.items()):
+        by_reason.setdefault(reason, []).append(clip_id)
+    for reason, ids in by_reason.items():
+        shown = ", ".join(str(c) for c in ids[:SHOWN_IDS])
+        more = f" and {len(ids) - SHOWN_IDS} more" if len(ids) > SHOWN_IDS else ""
+        lines.append(f"leakage: {len(ids)} clip(s) not checked for near-duplicates, "
+                     f"{reason}: {shown}{more}")
+    return lines

@@ -25,14 +25,17 @@ def _echo_problems(lines: list[str], prefix: str) -> None:
 @click.argument("out", type=click.Path(file_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["dfew", "former-dfer"]), required=True,
               help="dfew: DFEW's release layout (Clip/, EmoLabel_DataSplit/, Annotation/); "
-                   "former-dfer: per-fold list files `path num_frames label0`.")
+                   "former-dfer: Former-DFER/DFER-CLIP list files "
+                   "annotation/DFEW_set_{k}_{train,test}.txt, `path num_frames label0`.")
 @click.option("--scheme", default="default", show_default=True,
               help="The folds to write (dfew-build folds --scheme).")
 @click.option("--threshold", default=6, show_default=True, type=click.IntRange(0),
               help="Single label when an emotion has more than this many votes.")
 @click.option("--frames", type=click.Choice(["all", "16"]), default="all", show_default=True,
               help="former-dfer only: list every aligned frame (WS/faces/frames), or the "
-                   "16-frame sets (written under OUT from the tensor store).")
+                   "16-frame sets (written under OUT from the tensor store). Clips with "
+                   "fewer than 16 frames (dropped by Former-DFER's 2021 loader) are counted "
+                   "in the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @pass_state
 def export(state, out, fmt, scheme, threshold, frames, as_json) -> None:

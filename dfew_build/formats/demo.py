@@ -7,7 +7,8 @@ from pathlib import Path
 
 from dfew_build.formats.dfew_export import export_dfew
 from dfew_build.labels.views import raters_per_clip
-from dfew_build.splits import DEFAULT_SCHEME, candidate_labels, plan_folds, save_folds
+from dfew_build.splits import (DEFAULT_SCHEME, candidate_labels, leakage_groups, plan_folds,
+                               save_folds)
 
 DEMO_EXPORT = Path("exports", "dfew")
 MAX_K = 5
@@ -28,15 +29,19 @@ def _choose(session, raters: int) -> tuple[str, bool, int] | None:
     return best
 
 
-def _explain(subset: str, kept_only: bool, count: int, k: int) -> str:
+def _explain(subset: str, kept_only: bool, count: int, k: int, groups: int) -> str:
     parts = [f"{count} clip(s) in {k} folds"]
     if subset == "all":
         parts.append("--subset all: too few single-labelled clips (at least 7 of 10 votes), "
                      "so every voted clip is split by its plurality vote")
     if not kept_only:
         parts.append("--include-unprocessed: preprocessing kept too few clips")
+    if groups < count:
+        parts.append(f"near-duplicate or overlapping clips kept together: {groups} group(s) "
+                     "of clips (dfew-build folds reports the pairs)")
     if k < MAX_K:
-        parts.append(f"k = {k} instead of DFEW's 5: the demo has only {count} such clips")
+        units = f"{count} such clips" if groups == count else f"{groups} such groups"
+        parts.append(f"k = {k} instead of DFEW's 5: the demo has only {units}")
     return "; ".join(parts)
 
 
@@ -53,14 +58,23 @@ def run_formats_demo(workspace, *, scheme: str = DEFAULT_SCHEME, progress: bool 
                      "why": "fewer than 2 voted clips: nothing to split"}
         else:
             subset, kept_only, count = choice
-            k = min(MAX_K, count)
+            labels = candidate_labels(session, subset=subset, raters=raters,
+                                      require_kept=kept_only)[0]
+            groups = len(set(leakage_groups(session, labels.index, workspace=workspace,
+                                            progress=progress)[1].values()))
+            k = min(MAX_K, groups)
+        if choice is not None and groups < 2:
+            folds = {"scheme": scheme, "status": "not made",
+                     "why": f"the {count} clip(s) are near-duplicates or overlap: one group, "
+                            "nothing to split (dfew-build folds --allow-leakage splits them)"}
+        elif choice is not None:
             plan = plan_folds(session, k=k, scheme=scheme, subset=subset, raters=raters,
-                              require_kept=kept_only)
+                              require_kept=kept_only, workspace=workspace, progress=progress)
             # The demo owns its scheme: when the demo's clips change, its folds follow.
             plan = save_folds(session, plan, replace=True)
             folds = {"scheme": scheme, "k": k, "subset": subset,
                      "include_unprocessed": not kept_only, "clips": int(len(plan.folds)),
-                     "status": plan.status, "why": _explain(subset, kept_only, count, k),
+                     "status": plan.status, "why": _explain(subset, kept_only, count, k, groups),
                      "command": " ".join(["dfew-build folds", f"--k {k}", f"--scheme {scheme}",
                                           *(["--subset all"] if subset == "all" else []),
                                           *([] if kept_only else ["--include-unprocessed"]),

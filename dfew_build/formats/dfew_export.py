@@ -5,6 +5,11 @@ excluded annotators are left out, and the annotation table's 7 counts per clip a
 votes. What a clip lacks (not cut, not preprocessed, not in the tensor store) is reported
 and the rest is written; without folds the split CSVs are skipped with a note. Re-running rewrites
 nothing that is already identical (see layout.place_file / write_bytes).
+
+The "(single-labeled)" split folders list only single-labelled clips. A scheme made with
+`folds --subset all` also holds clips without a single label: every clip of it, with its
+plurality vote, goes to "(plurality-labeled)" folders instead of being passed off as
+single-labelled.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from dfew_build.formats.frames import export_aligned, export_tensor
-from dfew_build.formats.layout import (ANNOTATION_CSV, ANNOTATION_HEADER, ANNOTATION_XLSX,
-                                       FRAMES_16F_DIR, FRAMES_DIR, ORIGINAL_DIR, RELEASE_FRAMES,
-                                       RELEASE_SIZE, SPLIT_HEADER, TEST_DIR, TRAIN_DIR,
-                                       clip_name, csv_text, place_file, write_bytes)
+from dfew_build.formats.layout import (ANNOTATION_CSV, ANNOTATION_HEADER, ANNOTATION_SHEET,
+                                       ANNOTATION_XLSX, FRAMES_16F_DIR, FRAMES_DIR, ORIGINAL_DIR,
+                                       RELEASE_FRAMES, RELEASE_SIZE, SPLIT_HEADER, TEST_DIR,
+                                       TEST_PLURALITY_DIR, TRAIN_DIR, TRAIN_PLURALITY_DIR,
+                                       clip_name, csv_text, frame_16f_name, place_file,
+                                       write_bytes)
 from dfew_build.formats.report import ExportReport
 from dfew_build.formats.source import ExportSource, fold_miss_reason, gather, not_counted_notes
 from dfew_build.formats.tensors import best_view
@@ -39,8 +46,9 @@ def annotation_rows(source: ExportSource) -> list[list[object]]:
 
 
 def _write_xlsx(path: Path, header, rows) -> str:
-    """annotation.xlsx when openpyxl is installed; compared by content (a saved workbook
-    carries a timestamp, so bytes differ even when the sheet does not)."""
+    """annotation.xlsx with one sheet named Sheet1, when openpyxl is installed; compared by
+    sheet name and content (a saved workbook carries a timestamp, so bytes differ even when
+    the sheet does not)."""
     try:
         import openpyxl
     except ImportError:
@@ -49,15 +57,16 @@ def _write_xlsx(path: Path, header, rows) -> str:
     if path.is_file():
         try:
             book = openpyxl.load_workbook(path, read_only=True)
+            names = list(book.sheetnames)
             current = [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
             book.close()
-            if current == wanted:
+            if names == [ANNOTATION_SHEET] and current == wanted:
                 return "skipped"
         except Exception:  # an unreadable old file is simply replaced
             pass
     book = openpyxl.Workbook()
     sheet = book.active
-    sheet.title = "annotation"
+    sheet.title = ANNOTATION_SHEET
     for row in wanted:
         sheet.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,11 +76,27 @@ def _write_xlsx(path: Path, header, rows) -> str:
     return "written"
 
 
+_SPLIT_FOLDERS = (TEST_DIR, TRAIN_DIR, TEST_PLURALITY_DIR, TRAIN_PLURALITY_DIR)
+
+
+def _remove_stale_splits(out: Path, written: set[Path], report: ExportReport) -> None:
+    """set_k.csv files an earlier export left that this one does not write (another k, or a
+    scheme that no longer needs plurality folders)."""
+    for folder in _SPLIT_FOLDERS:
+        if (out / folder).is_dir():
+            for path in sorted((out / folder).glob("set_*.csv")):
+                if path not in written:
+                    path.unlink()
+                    report.files.add("split CSVs", "removed")
+
+
 def _write_splits(source: ExportSource, out: Path, report: ExportReport) -> None:
     folds = source.folds
+    written: set[Path] = set()
     if folds.empty:
         report.notes.append(f"no folds stored for scheme {source.scheme!r}: EmoLabel_DataSplit "
                             "not written (run dfew-build folds)")
+        _remove_stale_splits(out, written, report)
         return
     voted = set(int(c) for c in source.matrix.index)
     for clip_id in folds.index:
@@ -79,20 +104,34 @@ def _write_splits(source: ExportSource, out: Path, report: ExportReport) -> None
             report.miss(fold_miss_reason(source, clip_id, "left out of the split CSVs"),
                         clip_id)
     folds = folds[[int(c) in voted for c in folds.index]]
-    plural_only = [c for c in folds.index if c not in source.single.index]
-    if plural_only:
-        report.notes.append(
-            f"{len(plural_only)} clip(s) in scheme {source.scheme!r} are not single-labelled at "
-            f"threshold {source.threshold}; the split CSVs give them their plurality vote")
-
+    single = folds[[c in source.single.index for c in folds.index]]
     k = int(folds.max()) if len(folds) else 0
-    for fold in range(1, k + 1):
-        test = [(clip_name(c), source.label(c)) for c in folds.index[folds == fold]]
-        train = [(clip_name(c), source.label(c)) for c in folds.index[folds != fold]]
-        for folder, rows in ((TEST_DIR, test), (TRAIN_DIR, train)):
-            outcome = write_bytes(out / folder / f"set_{fold}.csv",
-                                  csv_text(SPLIT_HEADER, rows).encode("utf-8"))
-            report.files.add("split CSVs", outcome)
+    kinds = []
+    if len(single):
+        kinds.append((TEST_DIR, TRAIN_DIR, single, lambda c: int(source.single[c])))
+    if len(single) < len(folds):
+        kinds.append((TEST_PLURALITY_DIR, TRAIN_PLURALITY_DIR, folds,
+                      lambda c: int(source.plurality[c])))
+        single_part = (f"{TRAIN_DIR.name} and {TEST_DIR.name} list only its {len(single)} "
+                       "single-labelled clip(s), and " if len(single) else
+                       f"no {TRAIN_DIR.name}/{TEST_DIR.name} files (no clip of it is "
+                       "single-labelled); ")
+        report.notes.append(
+            f"{len(folds) - len(single)} clip(s) in scheme {source.scheme!r} are not "
+            f"single-labelled at threshold {source.threshold} (folds made with --subset all): "
+            f"{single_part}{TRAIN_PLURALITY_DIR.name} and {TEST_PLURALITY_DIR.name} list all "
+            f"{len(folds)} with their plurality vote (for the single-labelled folders alone, "
+            "dfew-build folds --subset single --replace)")
+    for test_dir, train_dir, members, label in kinds:
+        for fold in range(1, k + 1):
+            test = [(clip_name(c), label(c)) for c in members.index[members == fold]]
+            train = [(clip_name(c), label(c)) for c in members.index[members != fold]]
+            for folder, rows in ((test_dir, test), (train_dir, train)):
+                path = out / folder / f"set_{fold}.csv"
+                outcome = write_bytes(path, csv_text(SPLIT_HEADER, rows).encode("utf-8"))
+                report.files.add("split CSVs", outcome)
+                written.add(path)
+    _remove_stale_splits(out, written, report)
     report.folds = k
 
 
@@ -136,7 +175,7 @@ def export_dfew(workspace, out: str | Path, *, scheme: str = DEFAULT_SCHEME,
         if store is not None:
             if clip_id in store.rows:
                 export_tensor(store.clip(clip_id), clip_id, out / FRAMES_16F_DIR / name,
-                              RELEASE_SIZE, report.files)
+                              RELEASE_SIZE, report.files, naming=frame_16f_name)
             else:
                 report.miss(NOT_IN_STORE, clip_id)
 

@@ -1,9 +1,12 @@
-"""Writing a clip's frames into an export: aligned frames (linked or resized) and 16-frame
-sets from the tensor store, both named `{clip:05d}_{i:05d}.jpg`."""
+"""Writing a clip's frames into an export: aligned frames (linked or resized), named
+`{clip:05d}_{i:05d}.jpg`, and 16-frame sets from the tensor store, named by the caller
+(`{i}.jpg` in the release's clip_224x224_16f; zero-padded for list-file loaders, which sort
+names as text)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -53,9 +56,11 @@ def export_aligned(source: Path, clip_id: int, target: Path, size: int, tally: T
 
 
 def export_tensor(tensor_rgb: np.ndarray, clip_id: int, target: Path, size: int | None,
-                  tally: Tally, kind: str = "16-frame sets") -> int:
-    """A [T, H, W, 3] RGB tensor as T JPEGs (resized to `size` unless None). Each JPEG is
-    re-encoded and compared, so identical files are left untouched."""
+                  tally: Tally, kind: str = "16-frame sets",
+                  naming: Callable[[int, int], str] = frame_name) -> int:
+    """A [T, H, W, 3] RGB tensor as T JPEGs (resized to `size` unless None), the i-th
+    (1-based) named naming(clip_id, i). Each JPEG is re-encoded and compared, so identical
+    files are left untouched; other JPEGs in `target` (an older naming) are removed."""
     import cv2
 
     keep: set[str] = set()
@@ -63,7 +68,7 @@ def export_tensor(tensor_rgb: np.ndarray, clip_id: int, target: Path, size: int 
         image = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
         if size is not None:
             image = _resize(image, size)
-        name = frame_name(clip_id, index)
+        name = naming(clip_id, index)
         keep.add(name)
         tally.add(kind, write_bytes(target / name, encode_jpeg(image)))
     tally.add(kind, "removed", remove_stale(target, keep))

@@ -27,9 +27,19 @@ FRAMES_16F_DIR = Path("Clip", "clip_224x224_16f")
 SPLIT_DIR = Path("EmoLabel_DataSplit")
 TRAIN_DIR = SPLIT_DIR / "train(single-labeled)"
 TEST_DIR = SPLIT_DIR / "test(single-labeled)"
+# Folds made with `folds --subset all` also hold clips that are not single-labelled; they are
+# listed (with their plurality vote) only here, so the "(single-labeled)" folders stay true.
+TRAIN_PLURALITY_DIR = SPLIT_DIR / "train(plurality-labeled)"
+TEST_PLURALITY_DIR = SPLIT_DIR / "test(plurality-labeled)"
 ANNOTATION_DIR = Path("Annotation")
 ANNOTATION_CSV = ANNOTATION_DIR / "annotation.csv"
 ANNOTATION_XLSX = ANNOTATION_DIR / "annotation.xlsx"
+ANNOTATION_SHEET = "Sheet1"  # public DFEW loaders: pandas.read_excel(..., sheet_name="Sheet1")
+# Former-DFER and DFER-CLIP read ./annotation/DFEW_set_{k}_{train,test}.txt from their
+# checkout (dataloader/dataset_DFEW.py, main.py). Former-DFER's 2021 loader kept only lines
+# whose frame count is at least LOADER_MIN_FRAMES; DFER-CLIP pads shorter clips.
+LIST_DIR = Path("annotation")
+LOADER_MIN_FRAMES = 16
 
 RELEASE_SIZE = 224          # DFEW's aligned faces are 224 x 224
 RELEASE_FRAMES = 16         # frames per clip after TIM
@@ -53,6 +63,18 @@ def clip_name(clip_id: int) -> str:
 def frame_name(clip_id: int, index: int) -> str:
     """The i-th (1-based) frame of a clip, `{clip:05d}_{i:05d}.jpg` as DFEW names them."""
     return f"{clip_name(clip_id)}_{index:05d}.jpg"
+
+
+def frame_16f_name(clip_id: int, index: int) -> str:
+    """The i-th (1-based) of the 16 TIM frames, `{i}.jpg` as the release names them in
+    Clip/clip_224x224_16f (loaders address them by index: f"{i}.jpg")."""
+    return f"{index}.jpg"
+
+
+def list_name(fold: int, part: str) -> Path:
+    """A Former-DFER / DFER-CLIP list file relative to the export:
+    annotation/DFEW_set_{fold}_{part}.txt (part: train or test)."""
+    return LIST_DIR / f"DFEW_set_{int(fold)}_{part}.txt"
 
 
 def parse_clip_name(text: object) -> int | None:

@@ -40,3 +40,20 @@ def test_demo_with_too_few_clips_explains_and_still_exports(workspace):
     assert summary["export"]["clips"] == 0
     assert (workspace.root / "exports" / "dfew" / "Annotation" / "annotation.csv").read_text() \
         == "1happy,2sad,3neutral,4angry,5surprise,6disgust,7fear,order,label\n"
+
+
+def test_demo_keeps_copies_of_one_clip_in_one_fold(workspace):
+    import shutil
+
+    build_workspace(workspace, folds=False)
+    clips = workspace.root / "clips"
+    shutil.copyfile(clips / "00001.mp4", clips / "00002.mp4")   # the same footage twice
+    summary = run_formats_demo(workspace)
+    assert summary["folds"]["k"] == 4
+    assert summary["folds"]["why"] == (
+        "5 clip(s) in 4 folds; --include-unprocessed: preprocessing kept too few clips; "
+        "near-duplicate or overlapping clips kept together: 4 group(s) of clips (dfew-build "
+        "folds reports the pairs); k = 4 instead of DFEW's 5: the demo has only 4 such groups")
+    with workspace.session() as session:
+        folds = load_folds(session)
+    assert folds[1] == folds[2] and sorted(folds.unique().tolist()) == [1, 2, 3, 4]

@@ -162,3 +162,32 @@ def test_counted_votes_decide_the_candidates_and_retired_clips_are_named(workspa
         replaced = save_folds(session, plan, replace=True)
         assert replaced.status == "replaced" and replaced.retired_dropped == [3]
         assert 3 not in load_folds(session).index
+
+
+def test_overlapping_clips_of_one_movie_share_a_fold_unless_leakage_is_allowed(workspace):
+    from dfew_build.splits import candidate_labels
+
+    labels = [1, 2, 3, 4, 5, 6, 7] * 2
+    seed_clips(workspace, labels)
+    with workspace.session() as session:
+        movie = Movie(path="/m/one.mp4", sha256="f" * 64, size_bytes=1)
+        session.add(movie)
+        session.flush()
+        # Clips 1 and 8 (both happy) overlap by a second in one movie, clip 2 touches clip 8.
+        for clip_id, (start, end) in {1: (10.0, 12.0), 8: (11.0, 13.0), 2: (13.0, 15.0)}.items():
+            clip = session.get(Clip, clip_id)
+            clip.movie_id, clip.start_s, clip.end_s = movie.id, start, end
+        session.flush()
+        candidates, _ = candidate_labels(session)
+        plain = stratified_folds(candidates, 2, 0)
+        assert plain[1] != plain[8]          # before: the overlap straddled the folds
+        plan = plan_folds(session, k=2, seed=0)
+        assert plan.folds[1] == plan.folds[8]
+        assert plan.groups == {"1": [1, 8]}
+        leakage = plan.as_dict()["leakage"]
+        assert leakage["near_duplicates_checked"] is False   # no workspace: overlaps only
+        assert [(x["a"], x["b"], x["kind"]) for x in leakage["links"]] == [(1, 8, "overlap")]
+        assert leakage["split_links"] == 0 and leakage["allowed"] is False
+        allowed = plan_folds(session, k=2, seed=0, allow_leakage=True)
+        assert allowed.folds.equals(plain)
+        assert allowed.as_dict()["leakage"]["split_links"] == 1 and allowed.groups == {}
