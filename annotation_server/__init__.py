@@ -3,10 +3,10 @@
 from annotation_server.settings import Settings
 
 
-def create_app(settings: Settings):
+def create_app(settings: Settings, **options):
     from annotation_server.app import create_app as factory
 
-    return factory(settings)
+    return factory(settings, **options)
 
 
 __all__ = ["Settings", "create_app"]

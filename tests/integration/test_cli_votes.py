@@ -192,3 +192,27 @@ def test_export_round_trip(cli, ws, tmp_path):
     assert folder.exit_code == 1
     assert folder.stderr == (f"Error: {tmp_path} is a folder; give a file name such as "
                              f"{tmp_path / 'votes.csv'}\n")
+
+
+def test_export_is_formula_safe_and_imports_back(cli, ws, tmp_path):
+    """Names a spreadsheet would run (= + - @, tab) get a leading apostrophe in the export
+    (docs/labels.md); `votes import` reads them back unchanged."""
+    workspace = open_workspace(ws)
+    with workspace.session() as session:
+        for i, name in enumerate(("=cmd|' /C calc'!A0", "+1", "-x", "@SUM(1)"), start=1):
+            session.add(Person(name=name, role="annotator"))
+            session.flush()
+            pid = session.scalar(select(Person.id).where(Person.name == name))
+            session.add(Assignment(clip_id=i, annotator_id=pid))
+            session.flush()
+            session.add(Vote(clip_id=i, annotator_id=pid, emotion=i))
+    workspace.close()
+    out = tmp_path / "votes.csv"
+    assert cli("-w", ws, "votes", "export", out).exit_code == 0
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines == ["clip_id,annotator,emotion", "1,'=cmd|' /C calc'!A0,1", "2,'+1,2",
+                     "3,'-x,3", "4,'@SUM(1),4"]
+    result = cli("-w", ws, "votes", "import", out, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["summary"]
+    assert (summary["unchanged"], summary["imported"], summary["problems"]) == (4, 0, 0)

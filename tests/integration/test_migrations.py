@@ -7,6 +7,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from dfew_build.db import Assignment, Base, Clip, Movie, Person, Vote
+from dfew_build.db.models import utcnow
 from dfew_build.db.migrate import current_revision, downgrade, head_revision, upgrade
 from dfew_build.db.session import make_engine, make_session_factory
 from tests.databases import backends, throwaway_url
@@ -75,3 +76,48 @@ def test_declared_heads_match_alembic():
     from dfew_build.db.migrate import declared_heads, head_revision
 
     assert declared_heads() == {head_revision("sqlite://")}
+
+
+def test_queue_version_triggers_at_head(engine):
+    """Migration 0005's triggers bump person.queue_version on every change that can touch a
+    queue, whoever writes (a later migration that recreates one of these tables on SQLite
+    must create them again)."""
+    from dfew_build.db.models import ProblemReport
+
+    upgrade(engine)
+    sessions = make_session_factory(engine)
+
+    def version(session, person):
+        session.expire_all()
+        return session.get(Person, person.id).queue_version
+
+    with sessions() as session:
+        movie = Movie(path="/m.mp4", sha256="b" * 64, size_bytes=1)
+        ann, other = Person(name="ann", role="annotator"), Person(name="bob", role="annotator")
+        clip = Clip(movie=movie, start_s=1.0, end_s=2.0, duration_s=1.0, path="c.mp4")
+        session.add_all([movie, ann, other, clip])
+        session.commit()
+        seen = [version(session, ann)]
+        steps = [
+            lambda: session.add(Assignment(clip_id=clip.id, annotator_id=ann.id)),
+            lambda: session.add(Vote(clip_id=clip.id, annotator_id=ann.id, emotion=3)),
+            lambda: setattr(clip, "retired_reason", "x") or setattr(clip, "retired_at",
+                                                                     utcnow()),
+            lambda: session.add(ProblemReport(clip_id=clip.id, reporter_id=ann.id,
+                                              kind="no_face")),
+            lambda: session.execute(Vote.__table__.delete()),
+        ]
+        for step in steps:
+            step()
+            session.commit()
+            seen.append(version(session, ann))
+        assert all(b > a for a, b in zip(seen, seen[1:])), seen
+        # A revised emotion changes no queue; another person's changes leave ann alone.
+        session.add(Vote(clip_id=clip.id, annotator_id=ann.id, emotion=3))
+        session.commit()
+        before = version(session, ann)
+        session.execute(Vote.__table__.update().values(emotion=5))
+        session.add(Assignment(clip_id=clip.id, annotator_id=other.id))
+        session.commit()
+        assert version(session, ann) == before
+        assert version(session, other) >= 1
