@@ -51,10 +51,10 @@ def agreement_summary(db: Session, raters: int) -> dict | None:
 
 
 def votes_fingerprint(db: Session) -> tuple:
-    """What the summary depends on, in cheap index lookups: vote count and newest change,
-    retired clips and excluded annotators."""
-    return (db.scalar(select(func.count()).select_from(Vote)),
-            db.scalar(select(func.max(Vote.id))), db.scalar(select(func.max(Vote.updated_at))),
+    """What the summary depends on, in index lookups: the newest vote, retired clips and
+    excluded annotators (with the vote count the page has already, and the minute: a
+    revised vote changes none of these, so the figure follows revisions within a minute)."""
+    return (db.scalar(select(func.max(Vote.id))),
             db.scalar(select(func.count()).select_from(Clip).where(Clip.retired_at.is_not(None))),
             db.scalar(select(func.count()).select_from(Person)
                       .where(Person.excluded_at.is_not(None))))
@@ -92,8 +92,9 @@ class AgreementCache:
             self.computed_at = datetime.now(timezone.utc)
             self.running = None
 
-    async def summary(self, database, raters: int) -> dict | None:
-        key = (await database.run(votes_fingerprint), raters)
+    async def summary(self, database, raters: int, votes: int) -> dict | None:
+        """The summary for `votes` stored votes (the admin page counted them already)."""
+        key = (votes, await database.run(votes_fingerprint), raters, int(time.time() // 60))
         with self.lock:
             if self.key == key:
                 return self.result
@@ -104,7 +105,7 @@ class AgreementCache:
                 self.running = thread
                 thread.start()
         # A campaign of modest size (well under a second of work) waits for its figure.
-        deadline = time.monotonic() + (60.0 if (key[0][0] or 0) < SMALL_VOTES else self.wait_s)
+        deadline = time.monotonic() + (60.0 if (votes or 0) < SMALL_VOTES else self.wait_s)
         import anyio
 
         while thread.is_alive() and time.monotonic() < deadline:

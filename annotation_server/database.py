@@ -188,13 +188,16 @@ class Database:
                 raise DatabaseUnavailable(reason) from exc
             raise
 
-    async def write_now(self, fn: Callable[..., Any], *args) -> Any:
+    async def write_now(self, fn: Callable[..., Any], *args, orm: bool = False) -> Any:
         """fn(connection, *args) for a short write (the vote). On SQLite, when no other
         write of this process is under way, it is tried at once on the event loop's own
         connection without waiting for any lock: it gets SQLite's write lock immediately
         or gives up immediately (rolled back, nothing done) and goes to the writer thread,
         which waits for the lock up to the busy timeout. So a vote costs no thread switch
-        on an idle database and still never blocks the server on a held lock."""
+        on an idle database and still never blocks the server on a held lock.
+        orm=True passes an ORM Session on that connection instead (a login)."""
+        if orm:
+            return await self.write_now(_with_session, fn, *args)
         if self.inline_write_engine is not None and self._write_limiter.borrowed_tokens == 0:
             try:
                 if self._inline_write is None or self._inline_write.closed \
@@ -240,6 +243,14 @@ class Database:
                        self.inline_write_engine):
             if engine is not None:
                 engine.dispose()
+
+
+def _with_session(connection, fn, *args):
+    """fn(session, *args) with an ORM Session inside the connection's transaction."""
+    with Session(bind=connection, expire_on_commit=False) as session:
+        result = fn(session, *args)
+        session.flush()
+        return result
 
 
 def _sqlite_busy_error(exc: BaseException) -> bool:

@@ -29,7 +29,7 @@ class Settings:
     sqlite_busy_ms: int = 3000
     # The admin page waits at most this long for a fresh agreement figure (then it shows the
     # last one and the new one follows on a reload).
-    agreement_wait_s: float = 0.3
+    agreement_wait_s: float = 0.1
 
     @classmethod
     def from_workspace(cls, workspace, *, secure_cookies: bool = False,

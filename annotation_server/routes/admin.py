@@ -40,8 +40,8 @@ def _overview(db):
 async def overview(request: Request, person: Login = Depends(admin)):
     settings = request.app.state.settings
     view = await get_db(request).run(_overview)
-    agreement = await request.app.state.agreement.summary(get_db(request),
-                                                           settings.raters_per_clip)
+    agreement = await request.app.state.agreement.summary(
+        get_db(request), settings.raters_per_clip, view["totals"]["votes"])
     return render(request, "admin.html", {**view, "agreement": agreement,
                                           "raters_per_clip": settings.raters_per_clip},
                   person=person)

@@ -42,9 +42,9 @@ def _start(db_session, token: str, max_age_s: int, previous: int | None):
 async def _log_in(request: Request, token: str):
     login = request.scope["state"].get("login")
     settings = request.app.state.settings
-    started = await get_db(request).run(
+    started = await get_db(request).write_now(
         _start, token, settings.session_max_age_s,
-        login.session_id if login is not None else None, write=True)
+        login.session_id if login is not None else None, orm=True)
     if started is None:
         return render(request, "login.html", {"error": BAD_LINK}, status_code=403,
                       person=login)
