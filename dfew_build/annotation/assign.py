@@ -86,6 +86,12 @@ def release_inactive(session: Session) -> int:
     not_annotating = select(Person.id).where(
         (Person.active.is_(False)) | (Person.role != "annotator")
         | Person.excluded_at.is_not(None))
+    releasable = (select(Assignment.id).where(Assignment.annotator_id.in_(not_annotating),
+                                              ~_voted()).limit(1))
+    if session.scalar(releasable) is None:
+        # Nothing to release: no DELETE, so no write lock is taken while `assign` plans
+        # (the annotation server keeps taking votes meanwhile).
+        return 0
     result = session.execute(
         delete(Assignment)
         .where(Assignment.annotator_id.in_(not_annotating), ~_voted())
@@ -105,7 +111,8 @@ def _release_faceless(session: Session) -> int:
 
 
 def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
-                 require_faces: bool = False, only_clips=None) -> AssignReport:
+                 require_faces: bool = False, only_clips=None,
+                 commit_every: int | None = None) -> AssignReport:
     """Top every assignable clip up to `per_clip` counted annotators (distinct, and not
     excluded).
 
@@ -115,6 +122,10 @@ def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
     counted annotator from), leaving clips never assigned alone.
     Raises AssignmentError (and writes nothing, once the caller rolls back) when some
     clip cannot get enough distinct active annotators.
+    commit_every: once every check has passed, commit after each this many new
+    assignments, so a big assignment never holds the database's write lock for long while
+    the annotation server takes votes (`dfew-build assign` does; a stopped run is finished
+    by running it again).
     """
     if per_clip < 1:
         raise AssignmentError(f"--per-clip must be at least 1, not {per_clip}")
@@ -164,8 +175,11 @@ def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
             on_clip[clip_id].add(pid)
             rows.append({"clip_id": clip_id, "annotator_id": pid, "source": "assigned",
                          "assigned_at": now})
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(Assignment), rows[start:start + 5000])
+    step = commit_every or 5000
+    for start in range(0, len(rows), step):
+        session.execute(insert(Assignment), rows[start:start + step])
+        if commit_every:
+            session.commit()
     report.added = len(rows)
     report.topped_up = len({row["clip_id"] for row in rows})
     report.loads = {names[pid]: count for pid, count in sorted(load.items())}

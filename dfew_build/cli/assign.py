@@ -38,7 +38,8 @@ def assign(state, per_clip, seed, require_faces, as_json) -> None:
     if require_faces is None:
         require_faces = bool(workspace.config["annotation"].get("require_faces", False))
     with workspace.session() as session:
-        report = assign_clips(session, n, seed=seed, require_faces=require_faces)
+        report = assign_clips(session, n, seed=seed, require_faces=require_faces,
+                              commit_every=5000)
     summary = report.as_dict()
     if as_json:
         echo_json({**summary, "queue_order": order.kind, "queue_seed": order.seed})
