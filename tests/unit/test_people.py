@@ -60,7 +60,9 @@ def test_deactivated_people_cannot_log_in(workspace):
         with pytest.raises(PeopleError, match="'ann' is deactivated; reactivate them first"):
             issue_token(session, "ann")
         activate(session, "ann")
-        assert person_for_token(session, token).name == "ann"
+        # Deactivation is revocation (issue 14): the old link stays dead; a new one works.
+        assert person_for_token(session, token) is None
+        assert person_for_token(session, issue_token(session, "ann")[1]).name == "ann"
 
 
 def test_list_people(workspace):
