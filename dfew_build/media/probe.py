@@ -145,6 +145,7 @@ def _probe_pyav(path: Path, size: int) -> ProbeResult:
                 raise ProbeError(_restart_message(path, scan.restart, first))
             frame_count = scan.frames
             data_end = scan.last_end - first if scan.last_end is not None else 0.0
+            claimed_s = _from_zero(container, stream, claimed_s, data_end, first)
         else:
             data_end = _tail_end(container, stream, claimed_s + first) - first
             frame_count = None
@@ -205,6 +206,18 @@ def _playable(fmt: str, codec: str, pix_fmt: str | None) -> bool | None:
 
 def _stream_start(stream) -> float:
     return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def _from_zero(container, stream, claimed_s: float, data_end: float, first: float) -> float:
+    """The claimed duration, read as counted from 0 when that is what the data shows: some
+    muxers (Matroska remuxed with -output_ts_offset) store a segment duration that includes
+    the start offset, so `start + duration` would claim the offset twice."""
+    if stream.duration or not container.duration or first <= END_TOLERANCE_S:
+        return claimed_s
+    from_zero = container.duration / 1_000_000 - first
+    if abs(from_zero - data_end) < abs(claimed_s - data_end):
+        return from_zero
+    return claimed_s
 
 
 def _claimed_end(container, stream, container_start: float) -> float:

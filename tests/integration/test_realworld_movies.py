@@ -165,3 +165,18 @@ def test_proposals_find_the_small_faces_preprocessing_keeps(cli, tmp_path, sampl
     proposal = _propose(cli, ws, 1)
     assert proposal["samples"] == 12
     assert _spans(cli, ws, 1) == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
+
+
+def test_matroska_whose_timeline_starts_late_is_not_truncated(cli, tmp_path, sample_media):
+    """Matroska stores a segment duration that includes -output_ts_offset: 610 s claimed
+    for 10 s of data starting at 600 s (a newcomer's neighbour of input 2)."""
+    source = kinds.face_then_grey(tmp_path, sample_media)
+    mkv = tmp_path / "late.mkv"
+    kinds.ffmpeg("-i", source, "-c", "copy", "-output_ts_offset", "600", mkv)
+    ws = tmp_path / "ws"
+    cli("init", ws)
+    report = _ingest(cli, ws, mkv)
+    assert report["summary"]["ingested"] == 1, report
+    movie = _movies(cli, ws)[0]
+    assert (movie["start_s"], movie["frame_count"]) == (600.0, 240)
+    assert movie["duration_s"] == pytest.approx(10.01, abs=0.05)
