@@ -11,7 +11,7 @@ from dfew_build.cli.base import echo_json, format_table, pass_state, show_progre
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--metadata", "metadata_csv", type=click.Path(dir_okay=False), metavar="CSV",
               help="CSV with a file (or path) column and title, year, genre, country.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: summary, files (one entry per file), problems.")
 @click.option("--strict", is_flag=True, help="Exit 1 if any file was rejected or not found.")
 @click.option("--jobs", default=4, show_default=True, type=click.IntRange(1, 64),
               help="Files fingerprinted and probed at once.")

@@ -102,7 +102,7 @@ def preprocess_lock(faces_dir: Path) -> Iterator[None]:
 def _select_clips(workspace, clip_ids: Sequence[int] | None
                   ) -> tuple[list[ClipJob], list[int]]:
     with workspace.session() as session:
-        query = select(Clip.id, Clip.path, Clip.status).order_by(Clip.id)
+        query = select(Clip.id, Clip.path, Clip.status, Clip.retired_at).order_by(Clip.id)
         if clip_ids is not None:
             query = query.where(Clip.id.in_(list(clip_ids)))
         rows = session.execute(query).all()
@@ -113,7 +113,9 @@ def _select_clips(workspace, clip_ids: Sequence[int] | None
             raise FacesError(f"--clips: no clip with id {shown}; see dfew-build clips list")
     jobs, not_cut = [], []
     for row in rows:
-        if row.status == "rejected" and clip_ids is None:
+        # Unconfirmed candidates are never cut, rejected and retired clips left the
+        # dataset: only clips named with --clips are taken anyway.
+        if clip_ids is None and (row.status != "accepted" or row.retired_at is not None):
             continue
         if not row.path:
             not_cut.append(row.id)

@@ -382,3 +382,17 @@ def test_torch_alignment_path_matches_the_cv2_path(small, tmp_path):
     assert on_torch.status == on_cv2.status == "kept"
     assert on_torch.face_frames == on_cv2.face_frames
     assert np.abs(on_torch.tensor.astype(int) - on_cv2.tensor).mean() < 0.1
+
+
+def test_candidates_and_retired_clips_are_not_reported_as_not_cut(workspace):
+    """Only accepted clips wait for `clips cut`; an unconfirmed candidate never will be."""
+    from datetime import datetime, timezone
+
+    with workspace.session() as session:
+        session.add(Clip(id=1, start_s=0.0, end_s=1.0, duration_s=1.0, status="accepted"))
+        session.add(Clip(id=2, start_s=0.0, end_s=1.0, duration_s=1.0, status="candidate",
+                         source="proposed"))
+        session.add(Clip(id=3, start_s=0.0, end_s=1.0, duration_s=1.0, status="accepted",
+                         retired_at=datetime.now(timezone.utc), retired_reason="no face"))
+    report = preprocess(workspace, detector="mtcnn")
+    assert report.not_cut == [1] and report.results == []
