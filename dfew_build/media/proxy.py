@@ -51,7 +51,6 @@ EVEN_SIZE = "crop=trunc(iw/2)*2:trunc(ih/2)*2"
 TAG_PREFIX = "dfew-build proxy of "
 FRAME_TOLERANCE = 1  # frames the proxy may differ from the movie's count
 FIRST_FRAME_TOLERANCE_S = 1e-3
-_PART = re.compile(r"^\.(\d+)\.(\d+)\.part$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,23 +551,8 @@ def count_video_packets(path: str | os.PathLike) -> int | None:
 
 
 def remove_stale_parts(folder: Path) -> int:
-    """Delete temporary files left by proxy runs that were killed (their process is gone)."""
-    removed = 0
-    for path in folder.glob(".*.part"):
-        match = _PART.match(path.name)
-        if match and not _alive(int(match.group(2))):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    """Delete temporary files left by proxy runs that were killed (their process is gone):
+    the same `.NNNNN.PID.part` naming as cut clips."""
+    from dfew_build.clips.cut import remove_stale_parts as remove
 
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return remove(folder)
