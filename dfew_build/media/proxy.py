@@ -29,7 +29,6 @@ is recorded for its movie and the batch goes on.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import time
