@@ -60,6 +60,38 @@ def open_session(session: Session, person: Person, max_age_s: int) -> str:
     return token
 
 
+_DT = DateTime(timezone=True)
+_LINK = text("SELECT id, role, active, token_expires_at FROM person WHERE token_hash = :h"
+             ).columns(token_expires_at=_DT)
+_END = text("UPDATE login_session SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL"
+            ).bindparams(bindparam("now", type_=_DT))
+_OPEN = text("INSERT INTO login_session (person_id, token_hash, created_at, expires_at) "
+             "VALUES (:person, :h, :now, :expires)").bindparams(
+    bindparam("now", type_=_DT), bindparam("expires", type_=_DT))
+
+
+def log_in(connection, link_token: str, max_age_s: int, previous: int | None = None):
+    """The login of a link, in prepared statements (200 people may open their links at
+    once): (cookie token, role) of a new session for the link's person, or None when the
+    link is unknown, replaced, expired or its person deactivated. `previous`, the session
+    the browser had, ends (a login starts afresh)."""
+    from dfew_build.people import hash_token
+
+    if not link_token or len(link_token) > 200:
+        return None
+    row = connection.execute(_LINK, {"h": hash_token(link_token)}).first()
+    now = utcnow()
+    if row is None or not row.active or (row.token_expires_at is not None
+                                         and aware(row.token_expires_at) <= now):
+        return None
+    if previous is not None:
+        connection.execute(_END, {"now": now, "id": previous})
+    token = secrets.token_urlsafe(SESSION_TOKEN_BYTES)
+    connection.execute(_OPEN, {"person": row.id, "h": hash_session_token(token), "now": now,
+                               "expires": now + timedelta(seconds=max_age_s)})
+    return token, row.role
+
+
 # The lookup runs on every request: one prepared statement, no ORM.
 _FIND = text(
     "SELECT s.id, s.flashes, p.id, p.name, p.role, p.excluded_at IS NOT NULL, "

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse
 from annotation_server.deps import current_person, get_db
 from annotation_server.rendering import render
 from annotation_server.security import csrf_protect
-from dfew_build.logins import Login, end_session, open_session
+from dfew_build.logins import Login, end_session, log_in
 from dfew_build.people import person_for_token
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
@@ -30,21 +30,12 @@ def _who(db_session, token: str):
     return None if person is None else (person.id, person.name, person.role)
 
 
-def _start(db_session, token: str, max_age_s: int, previous: int | None):
-    person = person_for_token(db_session, token.strip()[:MAX_TOKEN + 1])
-    if person is None:
-        return None
-    if previous is not None:
-        end_session(db_session, previous)  # a login starts afresh: the old session ends
-    return open_session(db_session, person, max_age_s), person.role
-
-
 async def _log_in(request: Request, token: str):
     login = request.scope["state"].get("login")
     settings = request.app.state.settings
     started = await get_db(request).write_now(
-        _start, token, settings.session_max_age_s,
-        login.session_id if login is not None else None, orm=True)
+        log_in, token.strip()[:MAX_TOKEN + 1], settings.session_max_age_s,
+        login.session_id if login is not None else None)
     if started is None:
         return render(request, "login.html", {"error": BAD_LINK}, status_code=403,
                       person=login)
