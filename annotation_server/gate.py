@@ -54,8 +54,8 @@ class Gate:
             headers["Strict-Transport-Security"] = HSTS
         self.headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                         for k, v in headers.items()]
-        self.cookie_flags = "; HttpOnly; SameSite=Lax; Path=/" + ("; Secure" if self.https
-                                                                 else "")
+        secure = "; Secure" if self.https else ""
+        self.cookie_flags = "; HttpOnly; SameSite=Lax; Path=/" + secure
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":

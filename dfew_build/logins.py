@@ -156,7 +156,6 @@ def store_flashes(session, session_id: int, flashes) -> None:
 def open_sessions(session: Session, person_id: int) -> int:
     """How many sessions of the person are live (not revoked, not expired)."""
     now = utcnow()
-    return sum(1 for (expires_at,) in session.execute(
-        select(LoginSession.expires_at).where(LoginSession.person_id == person_id,
-                                              LoginSession.revoked_at.is_(None)))
-        if aware(expires_at) > now)
+    rows = session.execute(select(LoginSession.expires_at).where(
+        LoginSession.person_id == person_id, LoginSession.revoked_at.is_(None)))
+    return sum(1 for (expires_at,) in rows if aware(expires_at) > now)

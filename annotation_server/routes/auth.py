@@ -72,9 +72,8 @@ async def login_link(request: Request, token: str):
     person_id, name, role = who
     if person_id == login.person_id:
         return RedirectResponse(HOME[login.role], status_code=303)
-    return render(request, "switch.html", {"token": token, "other": {"name": name,
-                                                                      "role": role}},
-                  person=login)
+    other = {"name": name, "role": role}
+    return render(request, "switch.html", {"token": token, "other": other}, person=login)
 
 
 @router.post("/logout")

@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from annotation_server.deps import current_person, get_db
 from annotation_server.limits import ClipId, MovieId
-from dfew_build.db.models import Clip, Movie
+from dfew_build.db.models import Movie
 from dfew_build.logins import Login
 from dfew_build.media.proxy import playback_source
 

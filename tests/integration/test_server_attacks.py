@@ -10,11 +10,9 @@ import asyncio
 import csv
 import html
 import io
-import logging
 import socket
 import sqlite3
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -107,8 +105,6 @@ def test_waiting_for_a_database_thread_is_bounded(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'x.sqlite'}", wait_s=0.2, read_threads=2)
 
     async def scenario():
-        release = asyncio.Event()
-
         async def hold():
             await database.run(lambda s: time.sleep(0.8))
 
@@ -119,7 +115,6 @@ def test_waiting_for_a_database_thread_is_bounded(tmp_path):
             await database.run(lambda s: 1)
         waited = time.perf_counter() - started
         await asyncio.gather(*holders)
-        release.set()
         return waited, await database.run(lambda s: 42)
 
     waited, answer = asyncio.run(scenario())
@@ -255,6 +250,7 @@ def test_an_oversized_body_is_refused_even_logged_in(live):
         big = client.post(f"/annotate/clip/{clip_id}/problem",
                           data={"kind": "no_face", "note": "x" * 300_000, "csrf_token": token})
         assert big.status_code == 413
+
         # Chunked, without a Content-Length: counted as it arrives.
         def chunks():
             yield f"csrf_token={token}&kind=no_face&note=".encode()
@@ -280,8 +276,8 @@ HUGE = [str(2**31), str(2**63), str(2**64), "9" * 400, "-1", "0"]
 def test_hostile_ids_and_pages_are_4xx(site, value):
     annotator, admin = make_client(site, "ann1"), make_client(site, "admin1")
     extractor = make_client(site, "extractor1")
-    csrf = {c: page_csrf(c, page) for c, page in ((annotator, "/annotate"), (admin, "/admin"),
-                                                   (extractor, "/extract"))}
+    homes = ((annotator, "/annotate"), (admin, "/admin"), (extractor, "/extract"))
+    csrf = {c: page_csrf(c, page) for c, page in homes}
     checks = [
         (annotator, "GET", f"/annotate/clip/{value}", None),
         (annotator, "POST", f"/annotate/clip/{value}/vote", {"emotion": "1"}),
@@ -415,7 +411,7 @@ def test_votes_csv_is_formula_safe_and_streams_in_pages(site, monkeypatch):
     assert [int(r[0]) for r in rows[1:]] == sorted(int(r[0]) for r in rows[1:])
 
 
-def test_tokens_never_reach_the_log_whatever_the_path(live, caplog):
+def test_tokens_never_reach_the_log_whatever_the_path(live):
     site, server = live
     token = site.tokens["ann1"]
     for path in (f"//login/{token}", f"/login/{token}/extra", f"/x/../login/{token}",

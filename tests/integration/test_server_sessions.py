@@ -141,8 +141,8 @@ def test_flash_messages_stay_in_the_database_not_the_cookie(site):
     token = page_csrf(client, "/annotate")
     clip = _first_clip(client)
     for emotion in (1, 2, 3):  # two revisions: two messages
-        client.post(f"/annotate/clip/{clip}/vote", data={"emotion": str(emotion),
-                                                        "csrf_token": token})
+        client.post(f"/annotate/clip/{clip}/vote",
+                    data={"emotion": str(emotion), "csrf_token": token})
     assert len(_cookie(client)) < 100
     with site.workspace.session() as s:
         assert "your vote is now" in s.scalar(select(LoginSession.flashes))
