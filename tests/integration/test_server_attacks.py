@@ -69,7 +69,7 @@ def test_150_parallel_requests_from_one_person_all_complete(live):
 
     async def burst():
         limits = httpx.Limits(max_connections=150, max_keepalive_connections=150)
-        async with httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=25,
+        async with httpx.AsyncClient(base_url=server.url, cookies=cookies, timeout=60,
                                      limits=limits, follow_redirects=False) as client:
             def one(i):
                 if i % 3 == 0:
@@ -90,7 +90,7 @@ def test_150_parallel_requests_from_one_person_all_complete(live):
     statuses = sorted({a.status_code for a in answers})
     assert all(s < 500 for s in statuses), statuses
     assert set(statuses) <= {200, 206, 303}
-    assert seconds < 20
+    assert seconds < 50  # the freeze was 30 s pool timeouts then 500s; load only slows this
     # The server still answers at once afterwards, static files included.
     assert httpx.get(f"{server.url}/static/app.css", timeout=5).status_code == 200
     with site.workspace.session() as s:
@@ -106,10 +106,10 @@ def test_waiting_for_a_database_thread_is_bounded(tmp_path):
 
     async def scenario():
         async def hold():
-            await database.run(lambda s: time.sleep(0.8))
+            await database.run(lambda s: time.sleep(2.0))
 
         holders = [asyncio.create_task(hold()) for _ in range(2)]
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # both holders have their thread, even on a loaded machine
         started = time.perf_counter()
         with pytest.raises(ServerBusy):
             await database.run(lambda s: 1)
@@ -118,7 +118,7 @@ def test_waiting_for_a_database_thread_is_bounded(tmp_path):
         return waited, await database.run(lambda s: 42)
 
     waited, answer = asyncio.run(scenario())
-    assert 0.15 < waited < 0.6 and answer == 42
+    assert 0.15 < waited < 1.5 and answer == 42
     database.dispose()
 
 
