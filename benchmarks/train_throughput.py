@@ -6,7 +6,8 @@ stall ratio. Prints JSON. Not a test: numbers depend on the machine.
 
 * ``models.NAME.train_clips_per_s``: optimizer steps (forward, cross-entropy, backward,
   SGD step) on an in-memory batch, after ``--warmup`` untimed steps;
-  ``eval_clips_per_s``: forward passes without gradients.
+  ``eval_clips_per_s``: forward passes without gradients — the decision pass for a model
+  that has one (NR-DFERNet: the sequence and its 7 snippets, as `evaluate` runs it).
 * ``loader.stall_ratio``: the mean step time of training fed by the real DataLoader
   (``--workers`` processes reading a memory-mapped ``112px_16f.npy`` store through
   ``TensorClipDataset`` with augmentation) divided by the mean step time on a batch that
@@ -70,13 +71,14 @@ def measure_model(name, batch, steps, warmup, device, amp, size=None) -> dict:
     _sync(device)
     train_s = (time.perf_counter() - started) / steps
     model.eval()
+    scored = getattr(model, "forward_decision", model)
     with torch.no_grad(), (torch.autocast("cuda", dtype=torch.float16) if amp else nullcontext()):
         for _ in range(warmup):
-            model(x)
+            scored(x)
         _sync(device)
         started = time.perf_counter()
         for _ in range(steps):
-            model(x)
+            scored(x)
         _sync(device)
     eval_s = (time.perf_counter() - started) / steps
     return {"input": f"16x{size}x{size}",

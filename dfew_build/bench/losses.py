@@ -1,5 +1,6 @@
 """Training losses of the DFEW benchmark (DESIGN.md §8): ``ce``, ``center``, ``ecstfl``,
-``ecstfl_released``, ``ldl``.
+``ecstfl_released``, ``ldl``, ``combo`` — and label-distribution learning as a modifier of
+any of them (``create_loss(name, ldl=True)``, ``train --loss NAME --ldl``).
 
 Every loss is built by :func:`create_loss` and called the same way::
 
@@ -10,9 +11,9 @@ Every loss is built by :func:`create_loss` and called the same way::
     total.backward()
 
 ``labels`` are class indices ``[B]`` (int64, 0-based); ``votes`` are the clips' vote
-counts ``[B, C]`` (only ``ldl`` needs them). ``parts`` maps the name of every term to
-its *unweighted* value, detached, for logging (``ce``, ``center``, ``ecstfl``,
-``ecstfl_released``, ``kl``).
+counts ``[B, C]`` (only ``ldl`` and the LDL modifier need them: ``loss_fn.needs_votes``).
+``parts`` maps the name of every term to its *unweighted* value, detached, for logging
+(``ce``, ``center``, ``ecstfl``, ``ecstfl_released``, ``kl``, ``wbce``, ``dice``).
 
 ``center`` owns learnable parameters (the class centres): the trainer must put
 ``loss_fn.parameters()`` in the optimiser (and move ``loss_fn`` to the device) too.
@@ -26,7 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("ce", "center", "ecstfl", "ecstfl_released", "ldl")
+LOSSES = ("ce", "center", "ecstfl", "ecstfl_released", "ldl", "combo")
+
+#: LFER-LDL's combo loss defaults (§2.4.1): α = 0.5 (equal weights), β = 0.2 (its best on
+#: RAF-DB; 0.6 on AffectNet-7), ε = 1 (smoothing).
+COMBO_ALPHA, COMBO_BETA, COMBO_EPS = 0.5, 0.2, 1.0
 
 #: Default trade-off coefficients λ (DFEW §4.1: EC-STFL 10, center loss 1e-4 after Wen et al.).
 #: The released EC-STFL formula keeps the paper's λ = 10 although its values are about five
@@ -311,23 +316,154 @@ class LabelDistributionLoss(nn.Module):
         return kl, {"kl": kl.detach()}
 
 
+def vote_distribution(votes: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """The clips' normalised vote vectors p_i = v_i / Σ_k v_ik ``[B, C]`` (float32, on the
+    logits' device); ValueError unless every clip has a non-negative vector with a vote."""
+    if votes is None:
+        raise ValueError("label-distribution learning needs the clips' vote vectors "
+                         "(votes=None given)")
+    if votes.shape != logits.shape:
+        raise ValueError(
+            f"votes must have shape {list(logits.shape)} (one count per emotion), "
+            f"got {list(votes.shape)}"
+        )
+    votes = votes.to(device=logits.device, dtype=torch.float32)
+    totals = votes.sum(dim=1, keepdim=True)
+    if bool((votes < 0).any()) or bool((totals <= 0).any()):
+        raise ValueError("every clip's vote vector must be non-negative with at least one vote")
+    return votes / totals
+
+
+def combo_term(logits: torch.Tensor, target: torch.Tensor, *, alpha: float = COMBO_ALPHA,
+               beta: float = COMBO_BETA, eps: float = COMBO_EPS):
+    """LFER-LDL's combo loss (its eq. 6): an improved (weighted, multi-class binary)
+    cross-entropy minus a Dice term. With p = softmax(z) and target t (one-hot, or any
+    distribution) over N samples × C classes::
+
+        WBCE  = −(1/(N·C)) Σ_n Σ_c [ β · t ln p + (1 − β) · (1 − t) ln(1 − p) ]
+        Dice  = (2 Σ t·p + ε) / (Σ t + Σ p + ε)            sums over all n, c
+        L     = α · WBCE − (1 − α) · Dice
+
+    The paper: "binary cross-entropy generalised to the multi-class problem, its output the
+    mean of the binary cross-entropies" (hence the 1/(N·C)); β < 0.5 penalises false
+    positives more, β > 0.5 false negatives; ε = 1 smooths the Dice ratio. L is bounded
+    below by −(1 − α), which a perfect prediction of one-hot targets reaches (WBCE = 0,
+    Dice = 1).
+    ln p and ln(1 − p) are computed from the logits (log-sum-exp), finite for any logits.
+    Returns ``(L, WBCE, Dice)``; shapes ``logits``/``target`` ``[N, C]``.
+    """
+    z = logits.float()
+    t = target.float()
+    log_p = F.log_softmax(z, dim=1)
+    classes = z.shape[1]
+    others = z.unsqueeze(1).expand(-1, classes, -1).masked_fill(
+        torch.eye(classes, dtype=torch.bool, device=z.device), float("-inf"))
+    log_not_p = torch.logsumexp(others, dim=2) - torch.logsumexp(z, dim=1, keepdim=True)
+    wbce = -(beta * t * log_p + (1 - beta) * (1 - t) * log_not_p).mean()
+    p = log_p.exp()
+    dice = (2 * (t * p).sum() + eps) / (t.sum() + p.sum() + eps)
+    return alpha * wbce - (1 - alpha) * dice, wbce, dice
+
+
+class ComboLoss(nn.Module):
+    """``combo``: LFER-LDL's combo loss (:func:`combo_term`) on one-hot targets.
+    parts: ``wbce``, ``dice`` (total = α·wbce − (1 − α)·dice)."""
+
+    name = "combo"
+    needs_votes = False
+
+    def __init__(self, num_classes: int, feature_dim: int | None = None, *,
+                 alpha: float = COMBO_ALPHA, beta: float = COMBO_BETA, eps: float = COMBO_EPS):
+        super().__init__()
+        self.num_classes, self.feature_dim = num_classes, feature_dim
+        self.alpha, self.beta, self.eps = float(alpha), float(beta), float(eps)
+
+    def forward(self, logits, features, labels, votes=None):
+        _check_logits(logits, self.num_classes)
+        target = F.one_hot(labels, self.num_classes)
+        total, wbce, dice = combo_term(logits, target, alpha=self.alpha, beta=self.beta,
+                                       eps=self.eps)
+        return total, {"wbce": wbce.detach(), "dice": dice.detach()}
+
+
+class WithLDL(nn.Module):
+    """Label-distribution learning as a modifier of a base loss: ``train --loss NAME --ldl``.
+
+    With the clip's counted votes v_i (``dfew_build.labels.matrix.vote_matrix``: votes of
+    retired clips and excluded annotators do not count), p_i = v_i / Σ_k v_ik and
+    q_i = softmax(z_i)::
+
+        L = L_base + w · KL(p ‖ q),   KL(p ‖ q) = (1/N) Σ_i Σ_k p_ik (log p_ik − log q_ik)
+
+    L_base is the base loss on the single labels, unchanged (its feature terms, e.g. the
+    centre loss or EC-STFL, keep their hard labels). The KL term is normalised like the base
+    loss's own classification term: per sample (w = 1) for the cross-entropy losses, and
+    per sample *and class* for ``combo`` (w = 1/C), whose binary cross-entropy is a mean
+    over classes — LFER-LDL trains its network on eq. 5, KL / (N·C), together with the
+    combo loss of eq. 6, which is ``--loss combo --ldl``. Where LFER-LDL had to synthesise p
+    with a ResNet-50 (RAF-DB and AffectNet have one label per image), a DFEW-style dataset
+    has the annotators' votes. parts: the base loss's, plus ``kl`` (unweighted).
+    """
+
+    needs_votes = True
+
+    def __init__(self, base: nn.Module, weight: float | None = None):
+        super().__init__()
+        self.base = base
+        self.num_classes, self.feature_dim = base.num_classes, base.feature_dim
+        default = 1.0 / base.num_classes if base.name == "combo" else 1.0
+        self.weight = default if weight is None else float(weight)
+        self.name = f"{base.name}+ldl"
+
+    def forward(self, logits, features, labels, votes=None):
+        target = vote_distribution(votes, logits)
+        total, parts = self.base(logits, features, labels, votes)
+        kl = F.kl_div(F.log_softmax(logits.float(), dim=1), target, reduction="batchmean")
+        return total + self.weight * kl, {**parts, "kl": kl.detach()}
+
+
 def create_loss(name: str, num_classes: int = 7, feature_dim: int | None = None,
-                lambda_: float | None = None) -> nn.Module:
-    """Build the loss ``name`` (``ce``, ``center``, ``ecstfl``, ``ecstfl_released`` or ``ldl``).
+                lambda_: float | None = None, *, ldl: bool = False,
+                ldl_weight: float | None = None, alpha: float = COMBO_ALPHA,
+                beta: float = COMBO_BETA) -> nn.Module:
+    """Build the loss ``name`` (``ce``, ``center``, ``ecstfl``, ``ecstfl_released``, ``ldl``
+    or ``combo``), with label-distribution learning added when ``ldl`` (:class:`WithLDL`,
+    weight ``ldl_weight``; not with ``ldl`` itself, which already is KL to the votes).
 
     ``feature_dim`` (the model's ``feature_dim``) is required by ``center`` and the two
     EC-STFL losses. ``lambda_`` is their trade-off coefficient (defaults: center 1e-4,
-    ecstfl and ecstfl_released 10); ``ce`` and ``ldl`` have none and refuse one. Unknown
-    names and invalid values raise ``ValueError``.
+    ecstfl and ecstfl_released 10); ``ce``, ``ldl`` and ``combo`` have none and refuse one.
+    ``alpha``/``beta``: the combo loss's α and β (0.5, 0.2). Unknown names and invalid values
+    raise ``ValueError``.
     """
+    base = _create_base(name, num_classes, feature_dim, lambda_, alpha, beta)
+    if ldl_weight is not None and not ldl:
+        raise ValueError("ldl_weight applies with ldl=True (--ldl) only")
+    if not ldl:
+        return base
+    if name == "ldl":
+        raise ValueError("the 'ldl' loss already is the KL divergence to the vote "
+                         "distribution; --ldl adds it to another loss (ce, center, ecstfl, "
+                         "ecstfl_released, combo)")
+    if ldl_weight is not None and not float(ldl_weight) >= 0:
+        raise ValueError(f"ldl_weight must be >= 0, got {ldl_weight!r}")
+    return WithLDL(base, ldl_weight)
+
+
+def _create_base(name, num_classes, feature_dim, lambda_, alpha, beta) -> nn.Module:
     if name not in LOSSES:
         raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(LOSSES)}")
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
-    if name in ("ce", "ldl"):
+    if name in ("ce", "ldl", "combo"):
         if lambda_ is not None:
             raise ValueError(f"the {name!r} loss has no trade-off coefficient; lambda "
                              "applies to 'center', 'ecstfl' and 'ecstfl_released' only")
+        if name == "combo":
+            if not 0 <= float(alpha) <= 1 or not 0 <= float(beta) <= 1:
+                raise ValueError(f"the combo loss's alpha and beta must be in [0, 1], got "
+                                 f"{alpha!r} and {beta!r}")
+            return ComboLoss(num_classes, feature_dim, alpha=alpha, beta=beta)
         cls = CrossEntropyLoss if name == "ce" else LabelDistributionLoss
         return cls(num_classes, feature_dim)
     if not isinstance(feature_dim, int) or feature_dim < 1:

@@ -107,8 +107,9 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
     folds = sorted(int(f) for f in table["fold"].unique()) if config.fold == "all" \
         else [config.fold]
     splits = {k: split_fold(table, k) for k in folds}
-    name = resume or (runs.new_run_name(workspace.runs_dir, config.model, config.loss,
-                                        config.fold) if rank == 0 else None)
+    name = resume or (runs.new_run_name(workspace.runs_dir, config.model,
+                                        config.loss_name.replace("+", "-"), config.fold)
+                      if rank == 0 else None)
     name = _from_rank0(name, world_size)
     base = runs.run_dir(workspace, name)
     if rank == 0:
@@ -124,8 +125,8 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
         if rank == 0:
             runs.write_json(base / "config.json", {**config.to_dict(), "run": name,
                                                    "folds": folds})
-            runs.record_run(workspace, name, model=config.model, loss=config.loss, fold=None,
-                            scheme=config.scheme, config=config.to_dict())
+            runs.record_run(workspace, name, model=config.model, loss=config.loss_name,
+                            fold=None, scheme=config.scheme, config=config.to_dict())
         results = []
         for k in folds:
             train_table, test_table = splits[k]
@@ -152,7 +153,7 @@ def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list
     os.replace(tmp, base / "predictions.csv")
     pooled = summarize(pooled_predictions["label"] - 1, pooled_predictions["prediction"] - 1)
     result = fold_headline(per_fold, pooled)
-    label = runs.model_label(config.model, config.loss)
+    label = runs.model_label(config.model, config.loss_name)
     table = runs.paper_table([(label, m) for m in per_fold]
                              + [(label, result["mean"]), (label, result["sd"]), (label, pooled)])
     table.insert(1, "Split", [f"fd{k}" for k in folds] + ["mean", "sd", "pooled"])
@@ -175,14 +176,14 @@ def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list
     metrics = {key: result[key] for key in ("war", "uar", "war_sd", "uar_sd", "n",
                                             "per_class_recall", "mean", "sd", "pooled")}
     metrics.update({"headline": "mean over folds", "confusion": pooled["confusion"],
-                    "run": name, "model": config.model, "loss": config.loss, "fold": "all",
+                    "run": name, "model": config.model, "loss": config.loss_name, "fold": "all",
                     "scheme": config.scheme, "folds": folds,
                     "per_fold": [{k: m.get(k) for k in ("fold", "war", "uar", "n",
                                                         "per_class_recall", "uar_classes",
                                                         "absent_classes")}
                                  for m in per_fold], "finished": runs.utc_now_iso()})
     runs.write_json(base / "metrics.json", metrics)
-    runs.record_run(workspace, name, model=config.model, loss=config.loss, fold=None,
+    runs.record_run(workspace, name, model=config.model, loss=config.loss_name, fold=None,
                     scheme=config.scheme, config=config.to_dict(), metrics=metrics,
                     finished=True)
     return metrics
@@ -210,7 +211,7 @@ def dry_run(workspace, config: TrainConfig) -> dict:
     out = train_one_epoch(step, loader, make_optimizer(config, step.parameters()),
                           device=device, max_steps=1, amp=config.amp)
     shape = list(train_ds[0][0].shape)
-    return {"model": config.model, "loss_name": config.loss, "fold": fold,
+    return {"model": config.model, "loss_name": config.loss_name, "fold": fold,
             "batch": [out["clips"], *shape], **{k: out[k] for k in out if k != "clips_per_s"},
             **info}
 
@@ -218,14 +219,18 @@ def dry_run(workspace, config: TrainConfig) -> dict:
 def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
                  scheme: str | None = None, checkpoint: str | None = None,
                  device: str = "cpu", workers: int | None = None,
-                 progress: bool = False) -> dict:
+                 snippet_filter: bool | None = None, progress: bool = False) -> dict:
     """Re-score a run's checkpoint: on its own test fold, on fold k of a scheme, or — with
     ``on`` (another workspace) and no fold — on every single-labelled clip there (transfer).
-    Writes ``{run}/evaluations/{stamp}/`` (metrics.json, predictions.csv, confusion.png)."""
+    Writes ``{run}/evaluations/{stamp}/`` (metrics.json, predictions.csv, confusion.png).
+
+    For a model with NR-DFERNet's snippet-based filter, ``snippet_filter`` (None: the run's
+    setting, else the model's default) chooses the reported predictions and the metrics'
+    ``snippet_filter`` entry gives both, with what changed (``train.filter_effect``)."""
     import torch
 
     from dfew_build.bench import checkpoint as ckpt, viz
-    from dfew_build.bench.train import build_model, dataset_factory, evaluate
+    from dfew_build.bench.train import build_model, dataset_factory, evaluate, snippet_filter_on
 
     folder = runs.run_dir(workspace, name)
     if not (folder / "config.json").is_file():
@@ -239,7 +244,9 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
         raise TrainingError(f"--checkpoint must be best or last, got {which!r}")
     state = ckpt.load_checkpoint(folder / f"{which}.pt", model_name=config.model)
     target = on or workspace
-    config = replace(config, device=device, workers=config.workers if workers is None else workers)
+    config = replace(config, device=device, workers=config.workers if workers is None else workers,
+                     snippet_filter=config.snippet_filter if snippet_filter is None
+                     else snippet_filter)
     config = validate(config)
     if on is not None and fold is None:
         table, where = load_labelled_clips(target, None, config.threshold), "all clips"
@@ -258,8 +265,10 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
                                          num_workers=config.workers)
     model = build_model(config)
     model.load_state_dict(state["model"])
+    use_filter = snippet_filter_on(model, config)
     dev = torch.device("cuda" if device == "cuda" else "cpu")
-    result = evaluate(model.to(dev), loader, device=dev, amp=config.amp, progress=progress)
+    result = evaluate(model.to(dev), loader, device=dev, amp=config.amp, progress=progress,
+                      snippet_filter=use_filter)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out, n = folder / "evaluations" / stamp, 1
     while out.exists():
@@ -268,9 +277,11 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
     out.mkdir(parents=True)
     runs.write_predictions(out / "predictions.csv", result, fold_of=fold or 0)
     viz.plot_confusion(result["confusion"], out / "confusion.png",
-                       f"{runs.model_label(config.model, config.loss)} on {where}")
+                       f"{runs.model_label(config.model, config.loss_name)} on {where}")
     metrics = {k: result[k] for k in ("war", "uar", "n", "per_class_recall", "confusion",
                                       "uar_classes", "absent_classes")}
+    if "snippet_filter" in result:
+        metrics["snippet_filter"] = result["snippet_filter"]
     metrics.update({"run": name, "checkpoint": which, "epoch": int(state["epoch"]),
                     "workspace": str(target.root), "on": where,
                     "left_out_no_faces": int((~np.asarray(keep)).sum()),

@@ -27,9 +27,11 @@ from dfew_build.errors import TrainingError
 PAPER_NAMES = {"resnet3d_18": "3D Resnet18", "r3d_18": "R3D18", "r2plus1d_18": "R(2+1)D-18",
                "mc3_18": "MC3-18", "c3d": "C3D", "c3d_bn": "C3D (BN)", "p3d": "P3D",
                "i3d": "I3D-RGB", "vgg11_lstm": "VGG11+LSTM", "resnet18_lstm": "Resnet18+LSTM",
-               "resnet18_lstm_basic": "Resnet18+LSTM (basic blocks)"}
+               "resnet18_lstm_basic": "Resnet18+LSTM (basic blocks)",
+               "nr_dfernet": "NR-DFERNet", "former_dfer": "Former-DFER", "lfer_ldl": "LFER-LDL"}
 LOSS_SUFFIX = {"ce": "", "center": ", center loss", "ecstfl": ", EC-STFL",
-               "ecstfl_released": ", EC-STFL (released code)", "ldl": ", LDL"}
+               "ecstfl_released": ", EC-STFL (released code)", "ldl": ", LDL",
+               "combo": ", combo loss"}
 
 
 def write_json(path: Path, data) -> None:
@@ -186,7 +188,10 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def model_label(model: str, loss: str) -> str:
-    return PAPER_NAMES.get(model, model) + LOSS_SUFFIX.get(loss, f", {loss}")
+    """'3D Resnet18, EC-STFL'; a loss with the LDL modifier (``combo+ldl``) adds ', LDL'."""
+    base, ldl = (loss[:-len("+ldl")], True) if loss.endswith("+ldl") else (loss, False)
+    return (PAPER_NAMES.get(model, model) + LOSS_SUFFIX.get(base, f", {base}")
+            + (", LDL" if ldl else ""))
 
 
 def utc_now_iso() -> str:

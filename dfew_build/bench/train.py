@@ -65,7 +65,9 @@ def build_loss(config: TrainConfig, feature_dim: int) -> nn.Module:
     from dfew_build.bench.losses import create_loss, list_losses
 
     try:
-        return create_loss(config.loss, NUM_EMOTIONS, feature_dim, lambda_=config.lambda_)
+        return create_loss(config.loss, NUM_EMOTIONS, feature_dim, lambda_=config.lambda_,
+                           ldl=config.ldl, ldl_weight=config.ldl_weight,
+                           alpha=config.combo_alpha, beta=config.combo_beta)
     except ValueError as exc:
         raise TrainingError(f"cannot build loss {config.loss!r}: {exc} (losses: "
                             f"{', '.join(list_losses())})") from None
@@ -77,6 +79,43 @@ def make_optimizer(config: TrainConfig, parameters) -> torch.optim.Optimizer:
                                 weight_decay=config.weight_decay)
     return torch.optim.SGD(parameters, lr=config.learning_rate, momentum=config.momentum,
                            weight_decay=config.weight_decay)
+
+
+def make_scheduler(config: TrainConfig, optimizer: torch.optim.Optimizer):
+    """``plateau`` (DFEW: lr × γ = 0.1 when the epoch's training loss has not fallen for
+    ``patience`` epochs), ``exponential`` (lr × γ every epoch, NR-DFERNet) or ``step``
+    (lr × γ every ``lr_step`` epochs, Former-DFER, LFER-LDL). Stepped once per epoch by
+    :func:`step_scheduler`."""
+    if config.scheduler == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.gamma)
+    if config.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step,
+                                               gamma=config.gamma)
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="min", factor=config.gamma, patience=config.patience,
+        min_lr=config.min_lr)
+
+
+def step_scheduler(scheduler, epoch_loss: float) -> None:
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(epoch_loss)
+    else:
+        scheduler.step()
+
+
+def snippet_filter_on(model: nn.Module, config: TrainConfig) -> bool:
+    """Whether predictions go through the model's decision stage (NR-DFERNet's snippet-based
+    filter): ``config.snippet_filter``, or the model's default when it is None. TrainingError
+    when the filter is asked of a model that has none."""
+    has = hasattr(model, "forward_decision")
+    if config.snippet_filter and not has:
+        raise TrainingError(f"--snippet-filter: {config.model} has no snippet-based filter "
+                            "(nr_dfernet has one)")
+    if not has:
+        return False
+    if config.snippet_filter is None:
+        return bool(getattr(model, "snippet_filter_default", True))
+    return bool(config.snippet_filter)
 
 
 def _autocast(device: torch.device, amp: bool):
@@ -136,21 +175,41 @@ def train_one_epoch(step: nn.Module, loader, optimizer: torch.optim.Optimizer, *
 @torch.no_grad()
 def evaluate(model: nn.Module, loader, *, device: torch.device, amp: bool = False,
              num_classes: int = NUM_EMOTIONS, collect_features: bool = False,
-             progress: bool = False) -> dict:
+             progress: bool = False, snippet_filter: bool | None = None) -> dict:
     """Predictions of ``model`` on ``loader``: the metrics of :func:`bench.metrics.summarize`
     plus ``loss`` (cross-entropy), ``y_true``, ``y_pred``, ``probs``, ``clip_ids``,
-    ``features`` (penultimate, when ``collect_features``), ``seconds``, ``clips_per_s``."""
+    ``features`` (penultimate, when ``collect_features``), ``seconds``, ``clips_per_s``.
+
+    A model with a decision stage (``forward_decision`` and ``decide``: NR-DFERNet's
+    snippet-based filter) is scored both ways; ``snippet_filter`` (None: the model's
+    default) says which predictions are the result, and ``snippet_filter`` in the returned
+    dict reports the other (:func:`filter_effect`). ``loss`` is always the cross-entropy of
+    the sequence logits (the filtered probabilities can hold an exact 0)."""
     model.eval()
+    decision = hasattr(model, "forward_decision")
+    use_filter = decision and (getattr(model, "snippet_filter_default", True)
+                               if snippet_filter is None else bool(snippet_filter))
     y_true, y_pred, probs, ids, feats = [], [], [], [], []
+    other_pred, zeroed = [], []  # decision stage: the predictions not reported, zeroed clips
     loss_sum, started = 0.0, time.perf_counter()
     for x, labels, _votes, clip_ids in _batches(loader, progress, "evaluate"):
         x = x.to(device, non_blocking=True)
         with _autocast(device, amp):
-            features = model.forward_features(x)
-            logits = model.head(features).float()
+            if decision:
+                logits, extra, features = model.forward_decision(x, with_features=True)
+            else:
+                features = model.forward_features(x)
+                logits = model.head(features)
+        logits = logits.float()
         labels_d = labels.to(device)
         loss_sum += float(F.cross_entropy(logits, labels_d, reduction="sum"))
         p = logits.softmax(dim=1)
+        if decision:
+            filtered_p, filtered = model.decide(logits, extra)
+            reported, other = (filtered_p, p) if use_filter else (p, filtered_p)
+            p = reported
+            other_pred.append(other.argmax(dim=1).cpu().numpy())
+            zeroed.append(filtered.cpu().numpy())
         y_true.append(labels.numpy())
         y_pred.append(p.argmax(dim=1).cpu().numpy())
         probs.append(p.cpu().numpy())
@@ -161,13 +220,41 @@ def evaluate(model: nn.Module, loader, *, device: torch.device, amp: bool = Fals
     y_true_a = np.concatenate(y_true) if y_true else np.zeros(0, np.int64)
     y_pred_a = np.concatenate(y_pred) if y_pred else np.zeros(0, np.int64)
     n = len(y_true_a)
-    return {**summarize(y_true_a, y_pred_a, num_classes),
-            "loss": loss_sum / n if n else float("nan"),
-            "y_true": y_true_a, "y_pred": y_pred_a,
-            "probs": np.concatenate(probs) if probs else np.zeros((0, num_classes)),
-            "clip_ids": np.concatenate(ids) if ids else np.zeros(0, np.int64),
-            "features": np.concatenate(feats) if feats else None,
-            "seconds": seconds, "clips_per_s": n / seconds if seconds else float("nan")}
+    result = {**summarize(y_true_a, y_pred_a, num_classes),
+              "loss": loss_sum / n if n else float("nan"),
+              "y_true": y_true_a, "y_pred": y_pred_a,
+              "probs": np.concatenate(probs) if probs else np.zeros((0, num_classes)),
+              "clip_ids": np.concatenate(ids) if ids else np.zeros(0, np.int64),
+              "features": np.concatenate(feats) if feats else None,
+              "seconds": seconds, "clips_per_s": n / seconds if seconds else float("nan")}
+    if decision:
+        other = np.concatenate(other_pred) if other_pred else np.zeros(0, np.int64)
+        result["snippet_filter"] = filter_effect(
+            y_true_a, y_pred_a, other, np.concatenate(zeroed) if zeroed else np.zeros(0, bool),
+            on=use_filter, settings=model.filter_settings(), num_classes=num_classes)
+    return result
+
+
+def filter_effect(y_true, y_pred, y_other, zeroed, *, on: bool, settings: dict,
+                  num_classes: int = NUM_EMOTIONS) -> dict:
+    """What the snippet-based filter did on one prediction set. ``y_pred``: the reported
+    predictions (filtered when ``on``), ``y_other``: the other ones; ``zeroed``: the clips
+    whose neutral probability the filter set to zero. Returns ``{"on", settings…,
+    "filtered": {war, uar, uar_classes}, "unfiltered": {…}, "neutral_zeroed", "changed",
+    "fixed" (wrong → right with the filter), "broken" (right → wrong), "n"}``."""
+    filtered, unfiltered = (y_pred, y_other) if on else (y_other, y_pred)
+    y_true = np.asarray(y_true)
+
+    def brief(pred):
+        m = summarize(y_true, pred, num_classes)
+        return {k: m[k] for k in ("war", "uar", "uar_classes", "per_class_recall")}
+
+    changed = np.asarray(filtered) != np.asarray(unfiltered)
+    return {"on": bool(on), **settings, "n": int(len(y_true)),
+            "filtered": brief(filtered), "unfiltered": brief(unfiltered),
+            "neutral_zeroed": int(np.asarray(zeroed).sum()), "changed": int(changed.sum()),
+            "fixed": int((changed & (np.asarray(filtered) == y_true)).sum()),
+            "broken": int((changed & (np.asarray(unfiltered) == y_true)).sum())}
 
 
 @contextmanager
@@ -256,10 +343,20 @@ def build_datasets(workspace, config: TrainConfig, train_table, test_table):
     info = {"train_clips": int(train_keep.sum()), "test_clips": int(test_keep.sum()),
             "left_out_no_faces": int((~train_keep).sum() + (~test_keep).sum())}
     if not train_keep.any():
+        hint = ""
+        if config.input == "frames":
+            from dfew_build.bench.config import model_train_defaults
+
+            store, index = store_paths(workspace.tensors_dir, input_size(config), config.frames)
+            paper = model_train_defaults(config.model).get("input") == "frames"
+            hint = ((f" ({config.model} samples U × V aligned frames by default, as its "
+                     "paper)" if paper else "")
+                    + (f", or pass --input tensors to train on {store.name}"
+                       if store.is_file() and index.is_file() else ""))
         raise TrainingError(
             f"empty training set: none of the {len(train_table)} single-labelled clips of the "
             f"training folds (scheme {config.scheme!r}, test fold {config.fold}) is in "
-            f"{source}; run `dfew-build preprocess` first")
+            f"{source}; run `dfew-build preprocess` first{hint}")
     if not test_keep.any():
         raise TrainingError(f"empty test set: none of the {len(test_table)} clips of fold "
                             f"{config.fold} is in {source}; run `dfew-build preprocess` first")
@@ -317,10 +414,10 @@ def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_d
     loss_fn = build_loss(config, model.feature_dim)
     if config.init_from:  # a resumed run then overwrites these weights from last.pt
         _init_weights(model, config.init_from, workspace, config)
+    use_filter = snippet_filter_on(model, config)
     step = TrainStep(model, loss_fn).to(device)
     optimizer = make_optimizer(config, step.parameters())
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode="min", factor=0.1, patience=config.patience, min_lr=config.min_lr)
+    scheduler = make_scheduler(config, optimizer)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start, best = 0, None
     last_path = run_dir / "last.pt"
@@ -347,10 +444,10 @@ def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_d
         runs.write_json(run_dir / "config.json", {
             **config.to_dict(), "run": run_name, "lr_initial": config.learning_rate,
             "world_size": world_size, "torch": torch.__version__, **info})
-        runs.record_run(workspace, run_name, model=config.model, loss=config.loss,
+        runs.record_run(workspace, run_name, model=config.model, loss=config.loss_name,
                         fold=config.fold, scheme=config.scheme, config=config.to_dict())
     base = {"model_name": config.model, "model_kwargs": config.model_kwargs,
-            "num_classes": NUM_EMOTIONS, "loss_name": config.loss}
+            "num_classes": NUM_EMOTIONS, "loss_name": config.loss_name}
     for epoch in range(start + 1, config.epochs + 1):
         sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
@@ -359,16 +456,21 @@ def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_d
                                   scaler=scaler, amp=use_amp, progress=progress,
                                   desc=f"fold {config.fold} epoch {epoch}/{config.epochs}")
         epoch_loss = _mean_over_ranks(trained["loss"], world_size, device)
-        scheduler.step(epoch_loss)
+        step_scheduler(scheduler, epoch_loss)
         row = None
         if writer:
-            tested = evaluate(model, test_loader, device=device, amp=use_amp)
+            tested = evaluate(model, test_loader, device=device, amp=use_amp,
+                              snippet_filter=use_filter)
             row = {"epoch": epoch, "fold": config.fold, "lr": lr, "train_loss": epoch_loss,
                    **{f"train_{k}": v for k, v in trained.items()
                       if k not in ("loss", "clips", "seconds", "clips_per_s")},
                    "train_clips_per_s": trained["clips_per_s"], "test_loss": tested["loss"],
                    "test_war": tested["war"], "test_uar": tested["uar"],
                    "test_uar_classes": tested["uar_classes"]}
+            if "snippet_filter" in tested:  # the reported result is the one of the switch
+                effect = tested["snippet_filter"]
+                row.update({f"test_{k}_{way}": effect[way][k] for way in ("filtered", "unfiltered")
+                            for k in ("war", "uar")})
             if best is None or (tested["uar"], tested["war"]) > (best["uar"], best["war"]):
                 best = {"epoch": epoch, "uar": tested["uar"], "war": tested["war"]}
                 ckpt.save_checkpoint({**base, "epoch": epoch, "model": model.state_dict(),
@@ -385,11 +487,12 @@ def train_fold(workspace, config: TrainConfig, train_table, test_table, *, run_d
     if not writer:
         return {}
     return finish_fold(workspace, config, model, test_loader, run_dir=run_dir,
-                       run_name=run_name, device=device, amp=use_amp, best=best, info=info)
+                       run_name=run_name, device=device, amp=use_amp, best=best, info=info,
+                       snippet_filter=use_filter)
 
 
 def finish_fold(workspace, config, model, test_loader, *, run_dir, run_name, device, amp,
-                best, info) -> dict:
+                best, info, snippet_filter: bool | None = None) -> dict:
     """Score the selected checkpoint: predictions.csv, confusion.png, tsne.png, metrics.json."""
     from dfew_build.bench import viz
 
@@ -397,9 +500,9 @@ def finish_fold(workspace, config, model, test_loader, *, run_dir, run_name, dev
     state = ckpt.load_checkpoint(chosen, model_name=config.model)
     model.load_state_dict(state["model"])
     result = evaluate(model, test_loader, device=device, amp=amp,
-                      collect_features=config.tsne)
+                      collect_features=config.tsne, snippet_filter=snippet_filter)
     runs.write_predictions(run_dir / "predictions.csv", result, fold_of=config.fold)
-    title = f"{runs.model_label(config.model, config.loss)}, fold {config.fold}"
+    title = f"{runs.model_label(config.model, config.loss_name)}, fold {config.fold}"
     viz.plot_confusion(result["confusion"], run_dir / "confusion.png", title)
     method = None
     if config.tsne and result["features"] is not None:
@@ -407,13 +510,15 @@ def finish_fold(workspace, config, model, test_loader, *, run_dir, run_name, dev
                                    title=title, seed=config.seed)
     metrics = {key: result[key] for key in ("war", "uar", "n", "per_class_recall", "confusion",
                                             "uar_classes", "absent_classes")}
-    metrics.update({"run": run_name, "model": config.model, "loss": config.loss,
+    if "snippet_filter" in result:
+        metrics["snippet_filter"] = result["snippet_filter"]
+    metrics.update({"run": run_name, "model": config.model, "loss": config.loss_name,
                     "fold": config.fold, "scheme": config.scheme, "select": config.select,
                     "epoch": int(state["epoch"]), "epochs_done": config.epochs,
                     "best": best, "feature_map": method, **info,
                     "finished": runs.utc_now_iso()})
     runs.write_json(run_dir / "metrics.json", metrics)
-    runs.record_run(workspace, run_name, model=config.model, loss=config.loss,
+    runs.record_run(workspace, run_name, model=config.model, loss=config.loss_name,
                     fold=config.fold, scheme=config.scheme, config=config.to_dict(),
                     metrics=metrics, checkpoint=chosen, finished=True)
     return metrics

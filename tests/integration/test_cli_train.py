@@ -22,7 +22,7 @@ def test_models_lists_size_parameters_and_gmacs(cli):
     result = cli("models", "--json")
     assert result.exit_code == 0
     rows = {row["name"]: row for row in json.loads(result.output)}
-    assert len(rows) == 11
+    assert len(rows) == 14
     assert rows["resnet3d_18"]["parameters"] == 33_207_495
     assert rows["resnet3d_18"]["gmacs"] == pytest.approx(8.308, abs=0.01)
     assert rows["c3d"]["parameters"] == 78_024_455
@@ -33,9 +33,20 @@ def test_models_lists_size_parameters_and_gmacs(cli):
     assert rows["i3d"]["gmacs"] == pytest.approx(27.79, abs=0.02)   # at 224, not 112
     table = cli("models").output.splitlines()
     assert table[0].split() == ["name", "paper_name", "input", "parameters",
-                                "dfew_parameters", "gmacs", "feature_dim"]
+                                "dfew_parameters", "gmacs", "feature_dim", "paper_gmacs",
+                                "dfew_uar/war"]
     i3d = next(line for line in table if line.startswith("i3d "))
-    assert i3d.split() == ["i3d", "I3D-RGB", "16x224x224", "12,294,439", "–", "27.79", "1024"]
+    assert i3d.split() == ["i3d", "I3D-RGB", "16x224x224", "12,294,439", "–", "27.79", "1024",
+                           "6.99@16x112x112=6.983", "43.40/54.27"]
+    # the DFER models of NR-DFERNet's Table 5, with the published figures beside ours
+    assert rows["nr_dfernet"]["published_dfew"]["uar"] == 54.21
+    assert rows["nr_dfernet"]["published_dfew"]["war"] == 68.19
+    assert rows["former_dfer"]["published_dfew"]["uar"] == 53.69
+    assert rows["former_dfer"]["published_dfew"]["war"] == 65.70
+    assert rows["nr_dfernet"]["published_cost"]["gmacs"] == 6.33
+    assert rows["former_dfer"]["published_cost"]["gmacs"] == 9.11
+    assert rows["lfer_ldl"]["published_cost"]["input"] == "1x224x224"
+    assert rows["lfer_ldl"]["published_dfew"] is None
     assert any("3D Resnet18" in line and "33,207,495" in line for line in table)
 
 
@@ -132,11 +143,13 @@ def test_resume_continues_a_run_with_more_epochs(cli, ready):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "c4d"], "Error: unknown model 'c4d'; choose one of: c3d, c3d_bn, i3d, "
-                         "mc3_18, p3d, r2plus1d_18, r3d_18, resnet18_lstm, resnet18_lstm_basic, "
-                         "resnet3d_18, vgg11_lstm (see `dfew-build models`)"),
+    (["--model", "c4d"], "Error: unknown model 'c4d'; choose one of: c3d, c3d_bn, former_dfer, "
+                         "i3d, lfer_ldl, mc3_18, nr_dfernet, p3d, r2plus1d_18, r3d_18, "
+                         "resnet18_lstm, resnet18_lstm_basic, resnet3d_18, vgg11_lstm (see "
+                         "`dfew-build models`)"),
     (["--model", "c3d", "--loss", "focal"],
-     "Error: unknown loss 'focal'; choose one of: ce, center, ecstfl, ecstfl_released, ldl"),
+     "Error: unknown loss 'focal'; choose one of: ce, center, ecstfl, ecstfl_released, ldl, "
+     "combo"),
     (["--loss", "ce"], "Error: --model is required (see `dfew-build models`), or --resume RUN"),
     (["--model", "c3d", "--scheme", "nope"],
      "Error: no folds for scheme 'nope' in this workspace (stored schemes: default): run "

@@ -302,7 +302,7 @@ def test_ce_is_cross_entropy():
 
 
 def test_factory_rejects_bad_input():
-    assert list_losses() == ["ce", "center", "ecstfl", "ecstfl_released", "ldl"]
+    assert list_losses() == ["ce", "center", "ecstfl", "ecstfl_released", "ldl", "combo"]
     with pytest.raises(ValueError, match="known losses: ce, center, ecstfl, ecstfl_released, ldl"):
         create_loss("triplet", num_classes=7, feature_dim=8)
     with pytest.raises(ValueError, match="feature_dim"):

@@ -23,6 +23,7 @@ from dfew_build.bench.models.profile import count_parameters, gmacs  # noqa: E40
 EXPECTED_MODELS = {
     "c3d", "c3d_bn", "p3d", "r2plus1d_18", "r3d_18", "mc3_18", "resnet3d_18", "i3d",
     "vgg11_lstm", "resnet18_lstm", "resnet18_lstm_basic",
+    "nr_dfernet", "former_dfer", "lfer_ldl",  # issue 19: the DFER models of the seed papers
 }
 
 # Exact parameter counts for 7 classes.
@@ -37,6 +38,8 @@ EXACT_PARAMETERS = {
     "r2plus1d_18": 31_505_325 - 393 * 513,  # 31,303,716
     # ours, pinned so that a change shows (no published count):
     "resnet18_lstm_basic": 13_281_351,
+    # issue 19 (see tests/unit/test_bench_dfer_models.py for the published figures):
+    "nr_dfernet": 57_016_135, "former_dfer": 19_084_615, "lfer_ldl": 1_283_031,
 }
 
 # DFEW's official configurations: P3D at 160×160, I3D at 224×224, the rest at 112×112.

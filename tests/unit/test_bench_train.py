@@ -208,11 +208,11 @@ def test_ldl_trains_on_the_vote_vectors(small):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"model": "c4d"}, "unknown model 'c4d'; choose one of: c3d, c3d_bn, i3d, mc3_18, p3d, "
-                       "r2plus1d_18, r3d_18, resnet18_lstm, resnet18_lstm_basic, resnet3d_18, "
-                       "vgg11_lstm (see `dfew-build models`)"),
+    ({"model": "c4d"}, "unknown model 'c4d'; choose one of: c3d, c3d_bn, former_dfer, i3d, "
+                       "lfer_ldl, mc3_18, nr_dfernet, p3d, r2plus1d_18, r3d_18, resnet18_lstm, "
+                       "resnet18_lstm_basic, resnet3d_18, vgg11_lstm (see `dfew-build models`)"),
     ({"loss": "focal"}, "unknown loss 'focal'; choose one of: ce, center, ecstfl, "
-                        "ecstfl_released, ldl"),
+                        "ecstfl_released, ldl, combo"),
     ({"fold": 0}, "--fold must be a fold number 1..k or 'all', got 0"),
     ({"epochs": 0}, "--epochs must be at least 1, got 0"),
 ])
@@ -227,7 +227,7 @@ def test_lambda_for_a_loss_without_one_is_refused(small):
         dry_run(small, tiny_config(loss="ce", lambda_=2.0))
     assert "lambda applies to 'center', 'ecstfl' and 'ecstfl_released' only" in \
         str(excinfo.value)
-    assert "(losses: ce, center, ecstfl, ecstfl_released, ldl)" in str(excinfo.value)
+    assert "(losses: ce, center, ecstfl, ecstfl_released, ldl, combo)" in str(excinfo.value)
 
 
 def test_empty_training_set_and_missing_store(workspace):

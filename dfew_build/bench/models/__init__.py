@@ -3,7 +3,8 @@
 Every registered model takes a clip tensor ``[B, 3, 16, S, S]`` (float, channels first,
 then time, height, width) and returns logits ``[B, num_classes]``. ``S`` is the model's
 *reference input size* (:func:`model_input_size`), the frame side of DFEW's official
-configuration: 160 for ``p3d``, 224 for ``i3d``, 112 for the others; most models also
+configuration: 160 for ``p3d``, 224 for ``i3d``, 112 for the others (the DFER models of
+NR-DFERNet's comparison, ``nr_dfernet``, ``former_dfer`` and ``lfer_ldl``, too); most models also
 run at other sizes (adaptive pooling), ``c3d``/``c3d_bn`` only at 112. Every model also
 exposes
 
@@ -15,7 +16,7 @@ exposes
 
     >>> from dfew_build.bench.models import create_model, list_models, model_input_size
     >>> list_models()[:4]
-    ['c3d', 'c3d_bn', 'i3d', 'mc3_18']
+    ['c3d', 'c3d_bn', 'former_dfer', 'i3d']
     >>> model_input_size("p3d")
     160
     >>> model = create_model("resnet3d_18", num_classes=7)
@@ -92,6 +93,7 @@ def create_model(name: str, num_classes: int = 7, **kwargs):
 
 
 # The families register themselves on import (after register_model exists).
-from . import c3d, i3d, lstm, p3d, resnet3d, video_resnet  # noqa: E402,F401
+from . import (c3d, former_dfer, i3d, lfer_ldl, lstm, nr_dfernet, p3d, resnet3d,  # noqa: E402,F401
+               video_resnet)
 
 __all__ = ["create_model", "is_model", "list_models", "model_input_size", "register_model"]

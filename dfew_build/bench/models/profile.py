@@ -5,6 +5,10 @@ pass in eval mode without gradients; that counter counts the matrix products and
 convolutions (2 FLOPs per multiply-accumulate), not batch norm, pooling or activations,
 so MACs = FLOPs / 2 — the convention of the published GMAC/GFLOP tables.
 
+A model whose decision needs more than ``forward`` — NR-DFERNet, whose snippet-based filter
+also runs seven snippets through its temporal transformer — defines ``forward_decision``;
+``gmacs`` counts that pass, the one its paper's cost counts.
+
 One gap is filled by hand: on CPU ``nn.LSTM`` runs as a single fused ``aten.lstm``
 call that the counter does not see (it reports 0). For every LSTM call the counter
 missed, ``gmacs`` adds the analytic count, per layer and direction and per time
@@ -24,7 +28,8 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def gmacs(model: nn.Module, input_shape=(1, 3, 16, 112, 112), device=None) -> float:
-    """Giga multiply-accumulates of one forward pass on an ``input_shape`` zero tensor.
+    """Giga multiply-accumulates of one forward pass on an ``input_shape`` zero tensor
+    (``model.forward_decision`` when the model has one, see the module docstring).
 
     The model is put in eval mode for the measurement and given back in the mode it
     was in. With the default batch of 1 this is GMACs per clip.
@@ -54,7 +59,7 @@ def gmacs(model: nn.Module, input_shape=(1, 3, 16, 112, 112), device=None) -> fl
     model.eval()
     try:
         with torch.no_grad(), counter:
-            model(x)
+            getattr(model, "forward_decision", model)(x)
     finally:
         model.train(was_training)
         for h in handles:
