@@ -83,7 +83,7 @@ def test_annotator_session(live, new_page):
     page.click("text=My votes")
     page.click(f'tr[data-clip="{first}"] >> text=change')
     _on_clip(page, first)
-    assert page.get_attribute('button[data-key="3"]', "class") == "emotion chosen"
+    assert page.get_attribute('button[data-key="3"]', "class") == "emotion emotion-3 chosen"
     page.keyboard.press("7")
     page.wait_for_url(f"{server.url}/annotate/history")
     assert "your vote is now fear" in page.inner_text("main")

@@ -145,7 +145,7 @@ def test_revising_from_history(site):
     assert f'href="/annotate/clip/{clip_id}"' in history.text and ">happy<" in history.text
     page = client.get(f"/annotate/clip/{clip_id}")
     assert "Revise your vote" in page.text and 'value="1"' in page.text
-    assert re.search(r'value="1"[^>]*\n?[^>]*class="emotion chosen"', page.text)
+    assert re.search(r'value="1"[^>]*\n?[^>]*class="emotion emotion-1 chosen"', page.text)
     response = _vote(client, clip_id, 6, token, return_to="history")
     assert response.headers["location"] == "/annotate/history"
     assert _votes(site, "ann1") == [(clip_id, 6)]
