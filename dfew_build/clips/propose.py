@@ -174,6 +174,11 @@ def propose_movie(session, movie: Movie, rules: ClipRules, detector,
     return result
 
 
+def _skipped(movie: Movie) -> MovieProposal:
+    return MovieProposal(movie.id, os.path.basename(movie.path), "skipped",
+                         message="already has proposals (use --again to look again)")
+
+
 def proposal_detector(workspace, name: str = "auto", **kwargs):
     """The face detector for proposals, with the search settings preprocessing uses
     ([faces] min_face and detect_size), so a face preprocessing would keep is proposed."""
@@ -222,9 +227,7 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
         with workspace.session() as session:
             movie = session.get(Movie, movie_id)
             if movie_id in done and not again:
-                report.movies.append(MovieProposal(
-                    movie.id, os.path.basename(movie.path), "skipped",
-                    message="already has proposals (use --again to look again)"))
+                report.movies.append(_skipped(movie))
                 continue
             if detector is None:
                 detector = (make_detector or (lambda: proposal_detector(workspace)))()
@@ -295,9 +298,7 @@ def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: b
             with workspace.session() as session:
                 movie = session.get(Movie, movie_id)
                 if movie_id in done and not again:
-                    report.movies.append(MovieProposal(
-                        movie.id, os.path.basename(movie.path), "skipped",
-                        message="already has proposals (use --again to look again)"))
+                    report.movies.append(_skipped(movie))
                     continue
                 # Not scanned: its file is missing, and propose_movie says so as locally.
                 outcome = next(results) if movie_id in scanned else None
