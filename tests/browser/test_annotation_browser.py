@@ -112,6 +112,7 @@ def test_extractor_marks_a_clip(live, new_page):
     page = new_page()
     page.goto(f"{server.url}/login/{site.tokens['extractor1']}")
     page.click("text=Tiny movie")
+    page.wait_for_selector("#movie-video")  # the click's navigation has landed
     _wait_until(page, "document.getElementById('movie-video').readyState >= 1")
     page.evaluate("document.getElementById('movie-video').currentTime = 0.5")
     _wait_until(page, "document.getElementById('movie-video').currentTime >= 0.5")

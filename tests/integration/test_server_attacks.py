@@ -13,6 +13,7 @@ import io
 import socket
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -56,6 +57,25 @@ def _clip_of(client) -> tuple[int, str]:
     return int(re.search(r'data-clip="(\d+)"', page.text).group(1)), csrf_of(page.text)
 
 
+def _run_async(coroutine):
+    """asyncio.run in a thread of its own: the session-wide Playwright browser (sync API)
+    keeps an event loop running in the main thread when the browser tests ran first."""
+    box = {}
+
+    def main():
+        try:
+            box["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the test's thread
+            box["error"] = error
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
 # --- 1. the freeze ----------------------------------------------------------------------
 
 def test_150_parallel_requests_from_one_person_all_complete(live):
@@ -84,7 +104,7 @@ def test_150_parallel_requests_from_one_person_all_complete(live):
                                            return_exceptions=True)
             return answers, time.perf_counter() - started
 
-    answers, seconds = asyncio.run(burst())
+    answers, seconds = _run_async(burst())
     failures = [a for a in answers if isinstance(a, Exception)]
     assert not failures, failures[:3]
     statuses = sorted({a.status_code for a in answers})
@@ -117,7 +137,7 @@ def test_waiting_for_a_database_thread_is_bounded(tmp_path):
         await asyncio.gather(*holders)
         return waited, await database.run(lambda s: 42)
 
-    waited, answer = asyncio.run(scenario())
+    waited, answer = _run_async(scenario())
     assert 0.15 < waited < 1.5 and answer == 42
     database.dispose()
 
