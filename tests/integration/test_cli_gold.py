@@ -5,6 +5,7 @@ alpha, labels, folds or export) and the gold columns of `dfew-build annotators`.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -145,3 +146,32 @@ def test_gold_votes_count_only_for_gold_accuracy(cli, root, tmp_path):
     assert cli("-w", root, "clips", "gold", "--remove", str(GOLD)).exit_code == 0
     back = _json(cli, root, "kappa", "--format", "json", "--bootstrap", "0", "--raters", "5")
     assert back["overall"]["kappa"] == pytest.approx(_kappa(VOTES), abs=1e-6)
+
+
+def _config(root, rate: str) -> None:
+    path = root / "dfew.toml"
+    path.write_text(re.sub(r"(?m)^gold_rate = .*$", f"gold_rate = {rate}", path.read_text()))
+
+
+def test_assign_mixes_gold_in_at_the_configured_rate(cli, tmp_path):
+    workspace, _ = init_workspace(tmp_path / "ws")
+    with workspace.session() as session:
+        for clip_id in range(1, 25):
+            session.add(Clip(id=clip_id, start_s=0.0, end_s=1.0, duration_s=1.0,
+                             path=f"clips/{clip_id:05d}.mp4", status="accepted"))
+        for r in range(1, 4):
+            session.add(Person(name=f"r{r:02d}", role="annotator"))
+    workspace.close()
+    root = tmp_path / "ws"
+    assert cli("-w", root, "clips", "gold", "21-24", "--emotion", "angry").exit_code == 0
+    _config(root, "0.1")
+    report = _json(cli, root, "assign", "--per-clip", "3", "--json")
+    # 20 ordinary clips x 3 annotators; 20 each -> ceil(20 x 0.1 / 0.9) = 3 gold each.
+    assert (report["clips"], report["added"], report["gold_added"]) == (20, 60, 9)
+    text = cli("-w", root, "assign", "--per-clip", "3").stdout
+    assert "0 gold-check assignment(s) added at gold_rate 0.1" in text
+
+    _config(root, "0.9")
+    bad = cli("-w", root, "assign", "--per-clip", "3")
+    assert bad.exit_code == 1
+    assert "annotation.gold_rate = 0.9 should be a share between 0 (off) and 0.5" in bad.stderr
