@@ -25,7 +25,8 @@ def create_app(settings: Settings, *, openapi: bool = False) -> FastAPI:
     """The annotation server. openapi=True publishes /openapi.json (tests fuzz it)."""
     from annotation_server.agreement import AgreementCache
     from annotation_server.annotating import QueueCache
-    from annotation_server.routes import admin, annotate, auth, extract, guidelines, media
+    from annotation_server.routes import (admin, annotate, auth, extract, guidelines, media,
+                                          practice)
 
     install_log_redaction()
     if settings.base_url.lower().startswith("http://") and settings.secure_cookies:
@@ -50,7 +51,7 @@ def create_app(settings: Settings, *, openapi: bool = False) -> FastAPI:
     app.add_middleware(Gate, database=app.state.db, settings=settings)
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    for module in (auth, annotate, extract, admin, media, guidelines):
+    for module in (auth, annotate, extract, admin, media, practice, guidelines):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

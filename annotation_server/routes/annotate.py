@@ -105,6 +105,10 @@ def _load_queue_at(db, request, person, version, order):
 
 @router.get("")
 async def next_clip(request: Request, person: Login = Depends(annotator)):
+    from annotation_server.routes.practice import practice_redirect  # gold practice first
+
+    if (practice := await practice_redirect(request, person)) is not None:
+        return practice
     order = _order(request)
     queue = _queue(request, person, order)
     if queue is None:  # changed since it was cached (or never loaded): one query
