@@ -30,12 +30,18 @@ def walk(command: click.Command, path: tuple[str, ...] = ("dfew-build",)
 
 
 def help_text(path: tuple[str, ...], command: click.Command) -> str:
-    """The text `PATH --help` prints, at a fixed width."""
-    parent = None
-    for name in path[:-1]:
-        parent = click.Context(click.Group(name), info_name=name, parent=parent)
-    ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
+    """The text `PATH --help` prints, at a fixed width (contexts as click builds them, so
+    the group's context_settings, e.g. -h, reach every command)."""
+    from dfew_build.cli import main
+
+    ctx = None
+    current: click.Command = main
+    for depth, name in enumerate(path):
+        if depth:
+            current = current.commands[name]
+        ctx = click.Context(current, info_name=name, parent=ctx, terminal_width=WIDTH,
+                            max_content_width=WIDTH, **current.context_settings)
+    assert current is command
     return command.get_help(ctx).rstrip() + "\n"
 
 
