@@ -38,6 +38,8 @@ def assign(state, per_clip, seed, require_faces, order_kind, order_seed, as_json
     clips are left out. Fails, writing nothing, when a clip cannot get N distinct active
     annotators. Each annotator sees their clips in their own random order; --order id
     (or [annotation] order = "id" in dfew.toml) shows ascending clip ids to everyone.
+    Gold (check) clips are not topped up; with [annotation] gold_rate > 0 each annotator
+    gets gold clips making up that share of their queue (docs/annotation.md, "Gold clips").
     """
     from dfew_build.annotation.assign import assign_clips, queue_order
 
@@ -53,8 +55,12 @@ def assign(state, per_clip, seed, require_faces, order_kind, order_seed, as_json
     if require_faces is None:
         require_faces = bool(workspace.config["annotation"].get("require_faces", False))
     with workspace.session() as session:
+        annotation = workspace.config["annotation"]
         report = assign_clips(session, n, seed=seed, require_faces=require_faces,
-                              commit_every=5000)
+                              commit_every=5000,
+                              gold_rate=float(annotation.get("gold_rate", 0) or 0),
+                              practice_clips=int(annotation.get("practice_clips", 0) or 0),
+                              practice_seed=order.seed)
     summary = report.as_dict()
     if as_json:
         echo_json({**summary, "queue_order": order.kind, "queue_seed": order.seed,
@@ -78,6 +84,8 @@ def assign(state, per_clip, seed, require_faces, order_kind, order_seed, as_json
     released = f", {report.released} released from deactivated or excluded annotators" \
         if report.released else ""
     loads = list(report.loads.values()) or [0]
+    gold = (f"; {report.gold_added} gold-check assignment(s) added at gold_rate "
+            f"{report.gold_rate:g}" if report.gold_rate else "")
     click.echo(f"{report.added} assignment(s) added{released}; {report.clips} clip(s) with "
                f"{n} annotators each; {len(report.loads)} annotators, "
-               f"{min(loads)}-{max(loads)} clips each{faces}")
+               f"{min(loads)}-{max(loads)} clips each{faces}{gold}")

@@ -132,8 +132,10 @@ def annotators(state, as_json) -> None:
     """Annotator quality: votes, agreement with the leave-one-out majority, and a
     Dawid-Skene confusion matrix per annotator.
 
-    Only counted votes: votes on retired clips and by excluded annotators are left out
-    (excluded annotators are listed below the table with their reason). Placeholder persons
+    Only counted votes: votes on retired clips, on gold check clips and by excluded
+    annotators are left out (excluded annotators are listed below the table with their
+    reason). The gold columns are each annotator's votes on gold clips, how many match the
+    known answer, and that share. Placeholder persons
     from a DFEW release import (names starting with `dfew-release:`) are not people: their
     votes count as evidence but they are not listed.
     """
@@ -148,17 +150,18 @@ def annotators(state, as_json) -> None:
         return
     if not view["annotators"]:
         click.echo(view["note"])
-        for line in render.excluded_lines(view):
+        for line in render.gold_only_lines(view) + render.excluded_lines(view):
             click.echo(line)
         return
     click.echo(format_table(render.annotator_rows(view), render.ANNOTATOR_COLUMNS))
-    for line in render.excluded_lines(view):
+    for line in render.gold_only_lines(view) + render.excluded_lines(view):
         click.echo(line)
     if view["excluded_placeholders"]:
         click.echo(f"({view['excluded_placeholders']} placeholder rater(s) from a DFEW release "
                    "not listed)")
     click.echo("loo_agreement: share of votes equal to the majority of the other votes on "
-               "the clip; ds_accuracy: Dawid-Skene P(says the true emotion)")
+               "the clip; ds_accuracy: Dawid-Skene P(says the true emotion); gold_*: votes "
+               "on gold check clips (dfew-build clips gold), which count nowhere else")
 
 
 @click.command()

@@ -199,7 +199,8 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
     assert sum(a["votes"] for a in people["annotators"]) == 400
     table = cli("-w", root, "annotators").stdout.splitlines()
     assert table[0].split() == ["annotator", "votes", "loo_agreement", "ds_accuracy",
-                                "top_confusion"]
+                                "top_confusion", "gold_voted", "gold_correct",
+                                "gold_accuracy"]
 
     out = tmp_path / "elsewhere"
     result = cli("-w", root, "report", out)
