@@ -129,3 +129,6 @@ def test_gold_accuracy_on_the_admin_page(site):
                 f'({round(100 * correct / votes)} %)</td>')
         assert cell in text
     assert "votes on the 2 gold check clip(s)" in text
+    clips = " ".join(make_client(site, "admin1").get("/admin/clips").text.split())
+    assert (f'{gold_sad}</a> <span class="muted gold">gold check</span></td><td>1.50 s</td> '
+            f'<td>1</td><td>1 (0 counted)</td>') in clips
