@@ -165,7 +165,7 @@ def annotators(state, as_json) -> None:
 
 
 @click.command()
-@click.argument("out_dir", metavar="OUT_DIR", type=click.Path(file_okay=False))
+@click.argument("out_dir", metavar="[OUT_DIR]", required=False, type=click.Path(file_okay=False))
 @_threshold_option
 @_raters_option
 @click.option("--seed", default=0, show_default=True, type=int,
@@ -174,13 +174,14 @@ def annotators(state, as_json) -> None:
 def report(state, out_dir, threshold, raters, seed) -> None:
     """Write report.md, report.html and PNG plots of agreement, labels and annotators.
 
-    OUT_DIR is created if needed; files in it are replaced.
+    OUT_DIR (default: WS/reports, where the demo writes it) is created if needed; files
+    in it are replaced.
     """
     from dfew_build.labels.report import write_report
 
     workspace = state.workspace()
     with workspace.session() as session:
-        written = write_report(session, out_dir, **_raters(workspace, raters),
+        written = write_report(session, out_dir or workspace.root / "reports", **_raters(workspace, raters),
                                threshold=threshold, seed=seed)
     click.echo(f"wrote {written['markdown']} and {written['html']} "
                f"({len(written['figures'])} figures)")

@@ -210,3 +210,8 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
                     "## Annotator quality", "![Confusion matrices](annotator_confusion.png)"):
         assert heading in markdown
     assert "<table>" in (out / "report.html").read_text()
+    # No OUT_DIR: WS/reports, where the demo writes it (issue 17).
+    (reports / "report.md").unlink()
+    default = cli("-w", root, "report")
+    assert default.exit_code == 0 and default.stdout.startswith(f"wrote {reports / 'report.md'}")
+    assert (reports / "report.md").is_file()
