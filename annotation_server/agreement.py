@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Clip, Person, Vote
+from dfew_build.db.models import Clip, GoldClip, Person, Vote
 from dfew_build.errors import LabelsError
 
 
@@ -43,6 +43,9 @@ def agreement_summary(db: Session, raters: int) -> dict | None:
             left.append(f"{view['left_out_fewer_votes']} with fewer than {raters} votes")
         if view.get("not_single_labelled"):
             left.append(f"{view['not_single_labelled']} not single-labelled")
+        gold = (view.get("not_counted") or {}).get("gold_clips")
+        if gold:
+            left.append(f"{gold} gold check clip(s), counted only for gold accuracy")
         overall = view["overall"]
         rows.append({"subset": subset, "clips": view["N"], "kappa": overall["kappa"],
                      "band": overall["band"] or overall.get("undefined_reason"),
@@ -51,10 +54,11 @@ def agreement_summary(db: Session, raters: int) -> dict | None:
 
 
 def votes_fingerprint(db: Session) -> tuple:
-    """What the summary depends on, in index lookups: the newest vote, retired clips and
-    excluded annotators (with the vote count the page has already, and the minute: a
+    """What the summary depends on, in index lookups: the newest vote, gold clips, retired
+    clips and excluded annotators (with the vote count the page has already, and the minute: a
     revised vote changes none of these, so the figure follows revisions within a minute)."""
     return (db.scalar(select(func.max(Vote.id))),
+            db.scalar(select(func.count()).select_from(GoldClip)),
             db.scalar(select(func.count()).select_from(Clip).where(Clip.retired_at.is_not(None))),
             db.scalar(select(func.count()).select_from(Person)
                       .where(Person.excluded_at.is_not(None))))

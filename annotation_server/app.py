@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
@@ -25,7 +25,8 @@ def create_app(settings: Settings, *, openapi: bool = False) -> FastAPI:
     """The annotation server. openapi=True publishes /openapi.json (tests fuzz it)."""
     from annotation_server.agreement import AgreementCache
     from annotation_server.annotating import QueueCache
-    from annotation_server.routes import admin, annotate, auth, extract, media
+    from annotation_server.routes import (admin, annotate, auth, extract, guidelines, media,
+                                          practice)
 
     install_log_redaction()
     if settings.base_url.lower().startswith("http://") and settings.secure_cookies:
@@ -50,7 +51,7 @@ def create_app(settings: Settings, *, openapi: bool = False) -> FastAPI:
     app.add_middleware(Gate, database=app.state.db, settings=settings)
 
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    for module in (auth, annotate, extract, admin, media):
+    for module in (auth, annotate, extract, admin, media, practice, guidelines):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
@@ -62,6 +63,9 @@ def create_app(settings: Settings, *, openapi: bool = False) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
+        if "application/json" in request.headers.get("accept", ""):  # the pages' fetch
+            return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
+                                headers=exc.headers)
         response = render(request, "error.html", {"status": exc.status_code,
                                                   "message": exc.detail},
                           status_code=exc.status_code, headers=exc.headers)

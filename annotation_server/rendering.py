@@ -36,6 +36,8 @@ def render(request: Request, name: str, context: dict | None = None, status_code
     if flashes:
         state["flashes_shown"] = True  # the gate clears them in the database
     flashes += state.pop("new_flashes", [])  # set while handling this very request
+    if person is None:  # error pages too keep the logged-in person's navigation
+        person = login
     page = {"request": request, "person": person, "flashes": flashes,
             "csrf_token": csrf_token(request)}
     page.update(context or {})

@@ -67,7 +67,44 @@ def run_demo(directory: str | Path = DEFAULT_DIR, *, progress: bool = False,
                       train=train)
     finally:
         workspace.close()
+    result.summary["meaning"] = explain_training(result.summary.get("train"))
+    result.summary["open"] = files_to_open(result.summary)
     return result
+
+
+def explain_training(bench: dict | None) -> list[str]:
+    """What the demo's UAR/WAR mean: a smoke run on a handful of clips, not a benchmark."""
+    if not bench or bench.get("status") != "ok":
+        return []
+    n = bench["n"]
+    return [
+        f"The training run is a smoke test, not a benchmark: 1 epoch on {bench['train_clips']} "
+        f"clip(s), tested on {n}.",
+        f"With {n} test clip(s) each clip moves WAR by {100 / n:.0f} points, and chance "
+        f"(guessing among the 7 emotions) is 14.3% UAR; 0% here means the pipeline ran "
+        "end to end, not that it failed.",
+        "Numbers worth reading need thousands of clips (DFEW has 16,372) and "
+        "`dfew-build train --fold all`; see docs/benchmark.md.",
+    ]
+
+
+def files_to_open(summary: dict) -> list[tuple[str, str]]:
+    """(what, path) for the demo's outputs worth opening; only paths that exist."""
+    workspace = Path(summary["workspace"])
+    reports = workspace / "reports"
+    candidates = [("agreement report (open in a browser)", reports / "report.html"),
+                  ("agreement report, Markdown", reports / "report.md"),
+                  ("face contact sheet", (summary.get("faces") or {}).get("contact_sheet")),
+                  ("emotion distribution", reports / "emotion_distribution.png"),
+                  ("DFEW-layout export", (summary.get("formats") or {}).get("export", {})
+                   .get("out"))]
+    bench = summary.get("train") or {}
+    if bench.get("status") == "ok":
+        run = Path(bench["run_dir"])
+        candidates += [("the run's confusion matrix", run / "confusion.png"),
+                       ("the run's metrics", run / "metrics.json")]
+    return [(what, str(path)) for what, path in candidates
+            if path is not None and Path(path).exists()]
 
 
 def _later_stages(workspace, result: DemoResult, step, *, progress: bool, votes_csv,
@@ -89,10 +126,13 @@ def _later_stages(workspace, result: DemoResult, step, *, progress: bool, votes_
     names = [f"{SIMULATED_PREFIX}{i:02d}" for i in range(1, SIMULATED_ANNOTATORS + 1)]
     people = run_annotation_demo(workspace, annotator_names=names)
     result.summary["annotation"] = people
+    login = f"admin login {people['admin_login_link']} (keep it: a re-run issues no new one)" \
+        if people["admin_login_link"] else \
+        f"admin login: the link printed by the first run still works (a new one, replacing " \
+        f"it: {people['link_command']})"
     step("assign", f"{people['clips']} clips x {people['per_clip']} of {people['annotators']} "
                    f"annotators ({people['assignments_added']} assignments added); the web "
-                   f"form: dfew-build -w {workspace.root} serve, admin login "
-                   f"{people['admin_login_link']}")
+                   f"form: dfew-build -w {workspace.root} serve, {login}")
 
     labels = run_labels_demo(workspace, votes_csv=votes_csv)
     result.summary["labels"] = labels

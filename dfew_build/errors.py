@@ -86,3 +86,7 @@ class FormatError(DfewError):
 
 class TrainingError(DfewError):
     """A benchmark run cannot start, resume or be evaluated."""
+
+
+class GoldError(DfewError):
+    """A gold-clip mark or file that cannot be applied (the message says which and why)."""

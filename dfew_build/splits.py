@@ -105,6 +105,8 @@ def candidate_labels(session: Session, *, subset: str = "single",
     accounting = vote_accounting(session)
     if accounting.retired_clips:
         left_out["retired (dfew-build clips retire)"] = accounting.retired_clips
+    if accounting.gold_clips:
+        left_out["gold check clips (dfew-build clips gold)"] = accounting.gold_clips
     if accounting.clips_only_excluded:
         left_out["voted on only by excluded annotators"] = accounting.clips_only_excluded
     totals = matrix.to_numpy().sum(axis=1)

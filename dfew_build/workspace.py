@@ -45,6 +45,8 @@ raters_per_clip = 10
 order = "random"            # each annotator's queue: random (seeded per annotator) | id
 order_seed = 0              # change it to draw new orders
 require_faces = false       # assign only clips whose preprocessing kept a face
+gold_rate = 0.0             # share of gold (check) clips mixed into each queue, 0 = off
+practice_clips = 0          # gold clips with feedback before real work, 0 = no practice
 
 [clips]
 # DFEW's extraction rules; see docs/clips.md.
@@ -92,6 +94,8 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("annotation", "order"): str,
     ("annotation", "order_seed"): int,
     ("annotation", "require_faces"): bool,
+    ("annotation", "gold_rate"): (int, float),
+    ("annotation", "practice_clips"): int,
     ("clips", "max_per_movie"): int,
     ("clips", "min_duration_s"): (int, float),
     ("clips", "max_duration_s"): (int, float),
@@ -156,6 +160,12 @@ def load_config(path: Path) -> dict[str, Any]:
                               f"{names}; see docs/workspace.md")
     if config["annotation"]["raters_per_clip"] < 1:
         raise ConfigError(f"{path}: annotation.raters_per_clip must be at least 1")
+    if not 0 <= config["annotation"]["gold_rate"] <= 0.5:
+        raise ConfigError(f"{path}: annotation.gold_rate = {config['annotation']['gold_rate']!r}"
+                          " should be a share between 0 (off) and 0.5, e.g. 0.05; see "
+                          "docs/annotation.md")
+    if config["annotation"]["practice_clips"] < 0:
+        raise ConfigError(f"{path}: annotation.practice_clips must be 0 (no practice) or more")
     return config
 
 

@@ -17,10 +17,13 @@ from annotation_server.deps import flash, get_db, require_role
 from annotation_server.limits import MAX_TEXT, ClipId, Page, ReportId, Text
 from annotation_server.rendering import render
 from annotation_server.security import csrf_protect
+from sqlalchemy import func, select
+
+from dfew_build.annotation.gold import accuracy_entry, gold_accuracy
 from dfew_build.annotation.problems import list_problems, resolve_problem
 from dfew_build.annotation.progress import annotator_progress, clip_progress, totals
 from dfew_build.clips.library import restore_clip, retire_clip, retired_clips
-from dfew_build.db.models import Clip
+from dfew_build.db.models import Clip, GoldClip
 from dfew_build.errors import ClipError
 from dfew_build.logins import Login
 
@@ -31,7 +34,12 @@ CSV_PAGE_ROWS = 50_000
 
 
 def _overview(db):
-    return {"totals": totals(db), "annotators": annotator_progress(db),
+    people = annotator_progress(db)
+    accuracy = gold_accuracy(db)  # gold check votes per annotator (they count nowhere else)
+    for row in people:
+        row.update(accuracy.get(row["annotator_id"], accuracy_entry(0, 0)))
+    return {"totals": totals(db), "annotators": people,
+            "gold_clips": db.scalar(select(func.count()).select_from(GoldClip)) or 0,
             "problems": list_problems(db, open_only=True, limit=200),
             "retired": retired_clips(db, limit=200)}
 

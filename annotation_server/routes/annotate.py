@@ -9,18 +9,26 @@ queue and casts no vote (they can still read their history).
 The next-clip page and the vote are the hot path: the page comes from the cached queue
 (annotating.QueueCache; no database work when it is current) and the vote is one short
 write transaction.
+
+Where JavaScript runs (static/annotate.js) the vote is posted with fetch and answered with
+JSON (`Accept: application/json`), and the next clip comes from /annotate/upcoming.json (the
+person's own queue, so never another annotator's clip) and is prefetched while the current
+one plays; without JavaScript the plain form and POST-redirect-GET do the same. CSRF is the
+same form field on both.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from annotation_server.annotating import (NotAssigned, annotatable_clip, cast_vote, history,
                                           own_vote)
 from annotation_server.deps import flash, get_db, require_role
 from annotation_server.limits import MAX_TEXT, ClipId, Text
 from annotation_server.rendering import render
+from annotation_server.routes.guidelines import (SEEN_COOKIE, guidelines_html,
+                                                 remember_guidelines_seen)
 from annotation_server.security import CSRF_FIELD, csrf_protect
 from dfew_build.annotation.assign import queue_order
 from dfew_build.annotation.problems import PROBLEM_LABELS, report_problem, reported_clip_ids
@@ -67,8 +75,40 @@ def _load_queue(db, request, person, order):
                                           person.excluded)
 
 
+def wants_json(request: Request) -> bool:
+    """The page's fetch asks for JSON; a plain form submission asks for HTML."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def _upcoming(queue, limit: int = 2) -> dict:
+    clips = queue.upcoming[queue.position:queue.position + limit]
+    return {"done": queue.done, "total": queue.total,
+            "upcoming": [{"id": c, "duration_s": queue.durations.get(c),
+                          "video": f"/media/clip/{c}", "page": f"/annotate/clip/{c}"}
+                         for c in clips]}
+
+
+@router.get("/upcoming.json")
+async def upcoming(request: Request, person: Login = Depends(annotator)):
+    """The next clips of the person's own queue (for prefetching) and the progress."""
+    order = _order(request)
+    queue = _queue(request, person, order)
+    if queue is None:
+        queue = await get_db(request).run(_load_queue, request, person, order)
+    return JSONResponse(_upcoming(queue), headers={"Cache-Control": "no-store"})
+
+
+def _load_queue_at(db, request, person, version, order):
+    return request.app.state.queues.fresh(db, person.person_id, version, order,
+                                          person.excluded)
+
+
 @router.get("")
 async def next_clip(request: Request, person: Login = Depends(annotator)):
+    from annotation_server.routes.practice import practice_redirect  # gold practice first
+
+    if (practice := await practice_redirect(request, person)) is not None:
+        return practice
     order = _order(request)
     queue = _queue(request, person, order)
     if queue is None:  # changed since it was cached (or never loaded): one query
@@ -78,10 +118,16 @@ async def next_clip(request: Request, person: Login = Depends(annotator)):
         return render(request, "done.html", {
             "done": queue.done, "total": queue.total, "excluded": queue.excluded,
             "reported_unvoted": queue.reported_unvoted}, person=person)
-    return render(request, "annotate.html", {
+    first_time = not request.cookies.get(SEEN_COOKIE)
+    response = render(request, "annotate.html", {
         "clip": {"id": clip_id, "duration_s": queue.durations.get(clip_id)},
-        "current": None, "revising": False, "done": queue.done, "total": queue.total,
-        "problem_kinds": PROBLEM_LABELS, "reported": False}, person=person)
+        "current": None, "revising": False, "return_to": "next", "done": queue.done,
+        "total": queue.total, "problem_kinds": PROBLEM_LABELS, "reported": False,
+        # The first clip page in this browser shows the guidelines too (once).
+        "guidelines": guidelines_html(request) if first_time else None}, person=person)
+    if first_time:
+        remember_guidelines_seen(request, response)
+    return response
 
 
 def _clip_view(db, request, person: Login, clip_id: int, order):
@@ -97,13 +143,17 @@ def _clip_view(db, request, person: Login, clip_id: int, order):
 
 
 @router.get("/clip/{clip_id}")
-async def clip_page(clip_id: ClipId, request: Request, person: Login = Depends(annotator)):
+async def clip_page(clip_id: ClipId, request: Request, undo: bool = False,
+                    person: Login = Depends(annotator)):
+    """One clip; with ?undo=1 (the U key) a vote on it goes on to the next clip, not to the
+    history page."""
     view = await get_db(request).run(_clip_view, request, person, clip_id, _order(request))
     if isinstance(view, str):
         raise HTTPException(403, view)
+    revising = view["current"] is not None
     return render(request, "annotate.html", {
-        **view, "revising": view["current"] is not None, "problem_kinds": PROBLEM_LABELS},
-        person=person)
+        **view, "revising": revising, "problem_kinds": PROBLEM_LABELS,
+        "return_to": "history" if revising and not undo else "next"}, person=person)
 
 
 @router.post("/clip/{clip_id}/vote")
@@ -127,6 +177,13 @@ async def vote(clip_id: ClipId, request: Request, emotion: int = Form(...),
     outcome, before, after = done
     request.app.state.queues.voted(person.person_id, clip_id, outcome == "created", before,
                                    after)
+    if wants_json(request):
+        order = _order(request)
+        queue = request.app.state.queues.get(person.person_id, after, order, person.excluded)
+        if queue is None:
+            queue = await get_db(request).run(_load_queue_at, request, person, after, order)
+        return JSONResponse({"outcome": outcome, "clip": clip_id, "emotion": emotion,
+                             **_upcoming(queue)}, headers={"Cache-Control": "no-store"})
     if outcome == "updated":
         flash(request, f"Clip {clip_id}: your vote is now {BY_CODE[emotion].name}.")
     # POST-redirect-GET: reloading the next page never resubmits.

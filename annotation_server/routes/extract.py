@@ -13,7 +13,7 @@ import math
 import os
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from annotation_server.deps import flash, get_db, require_role
@@ -52,8 +52,17 @@ def _movie(db, movie_id: int) -> Movie:
 
 def _index(db, person_id: int, config: dict):
     person = db.get(Person, person_id)
-    return {"movies": movies_overview(db, person), "clips": own_clips(db, person),
-            "tally": bonus_tally(db, person, config)}
+    movies = movies_overview(db, person)
+    titles = {m["id"]: m["title"] for m in movies}
+    clips = own_clips(db, person)
+    for clip in clips:  # "My clips" names the movie, not its id
+        clip["movie_title"] = titles.get(clip["movie_id"])
+    return {"movies": movies, "clips": clips, "tally": bonus_tally(db, person, config)}
+
+
+def in_form_words(message: str) -> str:
+    """The clips module speaks to the CLI; this page has a checkbox for the same thing."""
+    return message.replace("use --allow-overlap", "tick Allow overlap")
 
 
 @router.get("")
@@ -114,7 +123,7 @@ def _save(db, movie_id, person_id, config, start, end, emotion, allow_overlap):
         return "duplicate", str(exc)
     except ClipError as exc:
         db.rollback()
-        return "refused", str(exc)
+        return "refused", in_form_words(str(exc))
     return "saved", (clip.id, clip.start_s, clip.end_s)
 
 
@@ -131,6 +140,16 @@ async def save_clip(movie_id: MovieId, request: Request,
             allow_overlap, write=True)
     except NoMovie:
         raise HTTPException(404, f"No playable movie {movie_id}.") from None
+    if request.headers.get("accept", "").startswith("application/json"):
+        # static/extract.js: answered in place, so the player keeps its position.
+        if outcome == "saved":
+            clip_id, start_s, end_s = detail
+            return JSONResponse({"saved": True, "clip": clip_id, "message": (
+                f"Saved clip {clip_id} ({format_time(start_s)}-{format_time(end_s)}). "
+                "It is annotated once cut and assigned.")})
+        message = f"{detail}; nothing new saved." if outcome == "duplicate" \
+            else f"Not saved: {detail}"
+        return JSONResponse({"saved": False, "error": message}, status_code=422)
     if outcome == "duplicate":
         flash(request, f"{detail}; nothing new saved.", "error")
         return RedirectResponse(f"/extract/movie/{movie_id}", status_code=303)

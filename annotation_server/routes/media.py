@@ -120,7 +120,7 @@ _CLIP_FILE = text(
     "FROM clip c WHERE c.id = :c")
 
 
-def _clip_file(db, clip_id: int, person: Login, root: Path):
+def _clip_file(db, clip_id: int, person: Login, root: Path, settings=None):
     """The clip's file if the person may watch it (one prepared statement: every video
     request of the annotate page asks this)."""
     row = db.execute(_CLIP_FILE, {"c": clip_id, "p": person.person_id}).first()
@@ -128,6 +128,10 @@ def _clip_file(db, clip_id: int, person: Login, root: Path):
                                                                          False)
     allowed = (person.role == "admin" or (row is not None and extractor_id == person.person_id)
                or bool(assigned))
+    if not allowed and row is not None and person.role == "annotator":
+        from annotation_server.routes.practice import may_watch  # a practice (gold) clip
+
+        allowed = may_watch(db, clip_id, person.person_id, settings)
     if not allowed:
         raise HTTPException(403, "This clip is not assigned to you.")
     if retired and person.role != "admin":
@@ -142,8 +146,9 @@ def _clip_file(db, clip_id: int, person: Login, root: Path):
 @router.api_route("/clip/{clip_id}", methods=["GET", "HEAD"])
 async def clip_video(clip_id: ClipId, request: Request,
                      person: Login = Depends(current_person)):
+    settings = request.app.state.settings
     path = await get_db(request).read_now(_clip_file, clip_id, person,
-                                          request.app.state.settings.workspace_root)
+                                          settings.workspace_root, settings)
     return await _file_response(request, path, f"clip {clip_id}")
 
 

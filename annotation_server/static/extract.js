@@ -1,6 +1,35 @@
-// Extractor page: mark in/out from the player (I / O keys), play the marked span (P).
+// Extractor page: mark in/out from the player (I / O keys), play the marked span (P); a
+// clip is saved with fetch, so the page (and the player's position) stays.
 (function () {
   "use strict";
+  const clipForm = document.getElementById("clip-form");
+  const status = document.getElementById("save-status");
+  if (clipForm && window.fetch) {
+    clipForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      const old = document.getElementById("error-message");
+      if (old) old.remove();
+      fetch(clipForm.action, {method: "POST", body: new FormData(clipForm),
+                              credentials: "same-origin",
+                              headers: {"Accept": "application/json"}})
+        .then(function (response) {
+          return response.json().catch(function () {
+            return {error: "Not saved: the server answered " + response.status + "."};
+          });
+        })
+        .then(function (data) {
+          status.textContent = data.saved ? data.message : data.error;
+          status.className = data.saved ? "flash" : "error";
+          status.id = "save-status";
+          status.hidden = false;
+        })
+        .catch(function () {
+          status.textContent = "Not saved: the server could not be reached.";
+          status.className = "error";
+          status.hidden = false;
+        });
+    });
+  }
   const video = document.getElementById("movie-video");
   if (!video) return;
   const start = document.getElementById("start");

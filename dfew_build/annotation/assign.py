@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, delete, exists, insert, select
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Assignment, Clip, FaceTrack, Person, Vote, utcnow
+from dfew_build.db.models import Assignment, Clip, FaceTrack, GoldClip, Person, Vote, utcnow
 from dfew_build.errors import AssignmentError, ConfigError
 
 QUEUE_ORDERS = ("random", "id")
@@ -50,6 +50,8 @@ class AssignReport:
     not_preprocessed: int = 0
     no_face: int = 0
     released_no_face: int = 0
+    gold_rate: float = 0.0
+    gold_added: int = 0            # gold-check assignments added (gold.gold_assignments)
 
     def as_dict(self) -> dict:
         spread = (max(self.loads.values()) - min(self.loads.values())) if self.loads else 0
@@ -60,6 +62,8 @@ class AssignReport:
         if self.require_faces:
             data.update(require_faces=True, not_preprocessed=self.not_preprocessed,
                         no_face=self.no_face, released_no_face=self.released_no_face)
+        if self.gold_rate:
+            data.update(gold_rate=self.gold_rate, gold_added=self.gold_added)
         return data
 
 
@@ -67,11 +71,15 @@ def _kept_face():
     return exists().where(FaceTrack.clip_id == Clip.id, FaceTrack.status == "kept")
 
 
-def assignable_clips_query(require_faces: bool = False):
+def assignable_clips_query(require_faces: bool = False, include_gold: bool = False):
     """Ids of the clips that annotators work on: cut, accepted, not retired (and, with
-    require_faces, with a kept face track)."""
+    require_faces, with a kept face track). Gold (check) clips are left out unless
+    `include_gold`: their votes count in no raters-per-clip total, so they are never topped
+    up (gold.gold_assignments hands them out at the gold rate instead)."""
     query = select(Clip.id).where(Clip.path.is_not(None), Clip.status == "accepted",
                                   Clip.retired_at.is_(None))
+    if not include_gold:
+        query = query.where(~exists().where(GoldClip.clip_id == Clip.id))
     return query.where(_kept_face()) if require_faces else query
 
 
@@ -112,7 +120,8 @@ def _release_faceless(session: Session) -> int:
 
 def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
                  require_faces: bool = False, only_clips=None,
-                 commit_every: int | None = None) -> AssignReport:
+                 commit_every: int | None = None, gold_rate: float = 0.0,
+                 practice_clips: int = 0, practice_seed: int = 0) -> AssignReport:
     """Top every assignable clip up to `per_clip` counted annotators (distinct, and not
     excluded).
 
@@ -126,6 +135,9 @@ def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
     assignments, so a big assignment never holds the database's write lock for long while
     the annotation server takes votes (`dfew-build assign` does; a stopped run is finished
     by running it again).
+    gold_rate: after the top-up, each annotator gets gold-check clips making up this share
+    (0..0.5) of their assignments, none of their `practice_clips` practice clips (see
+    dfew_build.annotation.gold); gold clips themselves are never topped up.
     """
     if per_clip < 1:
         raise AssignmentError(f"--per-clip must be at least 1, not {per_clip}")
@@ -182,6 +194,14 @@ def assign_clips(session: Session, per_clip: int, seed: int = 0, *,
             session.commit()
     report.added = len(rows)
     report.topped_up = len({row["clip_id"] for row in rows})
+    if gold_rate > 0:
+        from dfew_build.annotation.gold import gold_assignments
+
+        report.gold_rate = gold_rate
+        report.gold_added = gold_assignments(session, gold_rate, seed, practice_clips,
+                                             practice_seed)
+        if commit_every:
+            session.commit()
     report.loads = {names[pid]: count for pid, count in sorted(load.items())}
     return report
 

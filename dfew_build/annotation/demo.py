@@ -21,8 +21,10 @@ def run_annotation_demo(workspace, *, annotator_names=DEMO_ANNOTATORS,
                         seed: int = 0) -> dict:
     """Add the annotators (role annotator) and the admin if missing, assign every cut clip
     to `per_clip` of them (default: [annotation] raters_per_clip), and return counts and
-    login links for the admin and the first annotator (fresh ones: tokens are never
-    stored, so each run issues new links and the previous ones stop working).
+    login links for the admin and the first annotator. Links are issued only for people
+    added by this run: tokens are never stored, and issuing one replaces the previous, so a
+    re-run keeps the links printed the first time working and returns None for them (with
+    ``link_command``: the `people link` command that issues a new one on purpose).
 
     Names that exist with another role are an error (PeopleError), not silently reused.
     """
@@ -42,16 +44,17 @@ def run_annotation_demo(workspace, *, annotator_names=DEMO_ANNOTATORS,
             elif person.role != role:
                 raise PeopleError(f"the demo needs {name!r} as {role}, but that name is an "
                                   f"existing {person.role}; rename or remove them")
-        _, token = issue_token(session, admin_name)
-        _, annotator_token = issue_token(session, annotator_names[0]) if annotator_names \
-            else (None, None)
+        token = issue_token(session, admin_name)[1] if admin_name in added else None
+        first = annotator_names[0] if annotator_names else None
+        annotator_token = issue_token(session, first)[1] if first in added else None
         report = assign_clips(session, per_clip, seed=seed)
     base_url = configured_base_url(workspace.config)
     return {"annotators": len(annotator_names), "people_added": len(added),
             "clips": report.clips, "per_clip": per_clip,
             "assignments_added": report.added, "load_spread": report.as_dict()["load_spread"],
             "admin": admin_name,
-            "admin_login_link": login_link(base_url, token),
+            "admin_login_link": login_link(base_url, token) if token else None,
+            "link_command": f"dfew-build -w {workspace.root} people link {admin_name}",
             "annotator_login_link": login_link(base_url, annotator_token)
             if annotator_token else None,
             "serve": "dfew-build serve"}

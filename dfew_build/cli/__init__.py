@@ -15,6 +15,7 @@ from dfew_build.cli.clips import clips
 from dfew_build.cli.demo import demo
 from dfew_build.cli.faces import faces, preprocess
 from dfew_build.cli.folds import folds
+from dfew_build.cli.gold import gold
 from dfew_build.cli.formats import export, import_dfew_command
 from dfew_build.cli.labels import annotators, kappa, labels, report
 from dfew_build.cli.movies import ingest, movies
@@ -42,3 +43,4 @@ for command in (init, ingest, movies, clips, folds, export, import_dfew_command,
                 serve, votes, kappa, labels, annotators, report, preprocess, faces, models, train,
                 evaluate, demo):
     main.add_command(command)
+clips.add_command(gold)  # `dfew-build clips gold`

@@ -36,6 +36,11 @@ def demo(directory: str, votes_csv: str | None, train: bool, as_json: bool) -> N
         echo_json({"steps": dict(result.steps), **result.summary})
         return
     click.echo(f"\nDone. Workspace: {result.workspace}")
+    for line in result.summary.get("meaning", []):
+        click.echo(line)
     for command in ("movies list", "clips list", "kappa", "labels", "faces list",
                     "folds --help"):
         click.echo(f"  look around: dfew-build -w {result.workspace} {command}")
+    click.echo("Files worth opening:")
+    for what, path in result.summary.get("open", []):
+        click.echo(f"  {what}: {path}")

@@ -14,8 +14,10 @@ from dfew_build.cli.clips import executor_options, make_executor
                    "when a model pack is found, else mtcnn).")
 @click.option("--model-dir", type=click.Path(), metavar="DIR",
               help="insightface model pack (a folder holding det_*.onnx / scrfd*.onnx).")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
-              help="cuda: detection and alignment batched on the GPU, in this process.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu",
+              show_default=True,
+              help="cuda: detection and alignment batched on the GPU, in this process; "
+                   "auto: cuda when PyTorch sees a GPU, else cpu (as in clips propose).")
 @click.option("--frames", type=click.IntRange(1, 1000), metavar="T",
               help="Frames per clip in the tensor store (default: faces.frames, 16).")
 @click.option("--size", type=int, metavar="PX",
@@ -76,9 +78,8 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
         return
     for result in report.problems():
         click.echo(f"{result.status}: clip {result.clip_id}: {result.reason}", err=True)
-    if report.not_cut:
-        click.echo(f"not cut yet (skipped): clips {', '.join(map(str, report.not_cut))}; run "
-                   "dfew-build clips cut", err=True)
+    for line in report.not_cut_advice():
+        click.echo(line, err=True)
     options = report.options
     click.echo(f"preprocessed {len(report.results)} clips with {summary['detector']}: "
                f"kept {summary['kept']}, dropped (face rate < {options.min_face_rate:g}) "

@@ -132,8 +132,10 @@ def annotators(state, as_json) -> None:
     """Annotator quality: votes, agreement with the leave-one-out majority, and a
     Dawid-Skene confusion matrix per annotator.
 
-    Only counted votes: votes on retired clips and by excluded annotators are left out
-    (excluded annotators are listed below the table with their reason). Placeholder persons
+    Only counted votes: votes on retired clips, on gold check clips and by excluded
+    annotators are left out (excluded annotators are listed below the table with their
+    reason). The gold columns are each annotator's votes on gold clips, how many match the
+    known answer, and that share. Placeholder persons
     from a DFEW release import (names starting with `dfew-release:`) are not people: their
     votes count as evidence but they are not listed.
     """
@@ -148,21 +150,22 @@ def annotators(state, as_json) -> None:
         return
     if not view["annotators"]:
         click.echo(view["note"])
-        for line in render.excluded_lines(view):
+        for line in render.gold_only_lines(view) + render.excluded_lines(view):
             click.echo(line)
         return
     click.echo(format_table(render.annotator_rows(view), render.ANNOTATOR_COLUMNS))
-    for line in render.excluded_lines(view):
+    for line in render.gold_only_lines(view) + render.excluded_lines(view):
         click.echo(line)
     if view["excluded_placeholders"]:
         click.echo(f"({view['excluded_placeholders']} placeholder rater(s) from a DFEW release "
                    "not listed)")
     click.echo("loo_agreement: share of votes equal to the majority of the other votes on "
-               "the clip; ds_accuracy: Dawid-Skene P(says the true emotion)")
+               "the clip; ds_accuracy: Dawid-Skene P(says the true emotion); gold_*: votes "
+               "on gold check clips (dfew-build clips gold), which count nowhere else")
 
 
 @click.command()
-@click.argument("out_dir", metavar="OUT_DIR", type=click.Path(file_okay=False))
+@click.argument("out_dir", metavar="[OUT_DIR]", required=False, type=click.Path(file_okay=False))
 @_threshold_option
 @_raters_option
 @click.option("--seed", default=0, show_default=True, type=int,
@@ -171,13 +174,14 @@ def annotators(state, as_json) -> None:
 def report(state, out_dir, threshold, raters, seed) -> None:
     """Write report.md, report.html and PNG plots of agreement, labels and annotators.
 
-    OUT_DIR is created if needed; files in it are replaced.
+    OUT_DIR (default: WS/reports, where the demo writes it) is created if needed; files
+    in it are replaced.
     """
     from dfew_build.labels.report import write_report
 
     workspace = state.workspace()
     with workspace.session() as session:
-        written = write_report(session, out_dir, **_raters(workspace, raters),
+        written = write_report(session, out_dir or workspace.root / "reports", **_raters(workspace, raters),
                                threshold=threshold, seed=seed)
     click.echo(f"wrote {written['markdown']} and {written['html']} "
                f"({len(written['figures'])} figures)")

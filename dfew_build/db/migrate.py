@@ -11,7 +11,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from dfew_build.db.session import make_engine, redact_url
 from dfew_build.errors import DatabaseError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+
+def find_migrations() -> Path:
+    """The Alembic folder: ``dfew_build/_migrations`` in an installed wheel (setup.py maps
+    the top-level migrations/ there), else ``migrations/`` beside the package in a checkout
+    or an editable install."""
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package / "_migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    return package.parent / "migrations"
+
+
+MIGRATIONS_DIR = find_migrations()
 
 
 def alembic_config(url: str):
@@ -19,8 +32,9 @@ def alembic_config(url: str):
 
     if not (MIGRATIONS_DIR / "env.py").is_file():
         raise DatabaseError(
-            f"the Alembic migrations were not found at {MIGRATIONS_DIR}; install dfew-build "
-            "from a source checkout with: pip install -e .")
+            f"the Alembic migrations were not found in {Path(__file__).resolve().parents[1]}"
+            f"/_migrations nor {MIGRATIONS_DIR}; reinstall dfew-build from a source checkout "
+            "with: pip install .  (or pip install -e . to develop)")
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # '%' is ConfigParser interpolation syntax; URLs may contain it (encoded passwords).

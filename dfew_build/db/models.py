@@ -262,3 +262,43 @@ class ProblemReport(Base):
     note: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     resolved_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True))
+
+
+class GoldClip(Base):
+    """A gold (check) clip: a real clip whose answer the admin knows (issue 15).
+
+    Its votes measure each annotator's gold accuracy and count nowhere else (not in kappa,
+    alpha, labels, the single-label subset, Dawid-Skene, folds, exports or assign's
+    raters-per-clip top-ups), like a retired clip's for the dataset; unlike a retired clip
+    it stays in the queues, mixed in at `[annotation] gold_rate`. Removing the mark makes
+    its votes count again.
+    """
+
+    __tablename__ = "gold_clip"
+    __table_args__ = (CheckConstraint("emotion BETWEEN 1 AND 7", name="emotion"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), unique=True)
+    emotion: Mapped[int] = mapped_column(SmallInteger)  # the known answer, DFEW code 1..7
+    set_by: Mapped[Optional[str]] = mapped_column(String(200))  # who marked it (free text)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PracticeVote(Base):
+    """A vote of the practice round (`[annotation] practice_clips`): on a gold clip, with
+    the answer shown afterwards. Stored apart from `vote` and counted nowhere (not even in
+    gold accuracy). `gold_emotion` is the answer as it was when the vote was cast."""
+
+    __tablename__ = "practice_vote"
+    __table_args__ = (
+        UniqueConstraint("person_id", "clip_id"),
+        CheckConstraint("emotion BETWEEN 1 AND 7", name="emotion"),
+        CheckConstraint("gold_emotion BETWEEN 1 AND 7", name="gold_emotion"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    clip_id: Mapped[int] = mapped_column(ForeignKey("clip.id"), index=True)
+    emotion: Mapped[int] = mapped_column(SmallInteger)
+    gold_emotion: Mapped[int] = mapped_column(SmallInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

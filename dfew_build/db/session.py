@@ -51,7 +51,7 @@ def make_engine(url: str, **engine_options) -> Engine:
     except ModuleNotFoundError as exc:
         raise DatabaseError(
             f"the driver for {redact_url(url)} is not installed ({exc.name}); for PostgreSQL "
-            "run: pip install 'dfew-build[postgres]'") from None
+            "run in your dfew-build checkout: pip install -e \".[postgres]\"") from None
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -37,7 +37,27 @@ class PreprocessReport:
     results: list[ClipResult] = field(default_factory=list)
     already_done: list[int] = field(default_factory=list)
     not_cut: list[int] = field(default_factory=list)
+    # clip id -> why it has no file: candidate, accepted, rejected or retired
+    not_cut_states: dict[int, str] = field(default_factory=dict)
     seconds: float = 0.0
+
+    def not_cut_advice(self) -> list[str]:
+        """One line per state of the clips without a file, saying what would give them one."""
+        advice = {
+            "accepted": "run dfew-build clips cut",
+            "candidate": "unconfirmed candidates are never cut: dfew-build clips confirm "
+                         "IDS, then dfew-build clips cut",
+            "rejected": "rejected clips are never cut (they are out of the dataset); drop "
+                        "them from --clips",
+            "retired": "retired clips are out of the dataset: dfew-build clips restore IDS, "
+                       "then dfew-build clips cut"}
+        lines = []
+        for state in ("accepted", "candidate", "rejected", "retired"):
+            ids = [i for i in self.not_cut if self.not_cut_states.get(i, "accepted") == state]
+            if ids:
+                lines.append(f"not cut (skipped), {state}: clips {', '.join(map(str, ids))}; "
+                             f"{advice[state]}")
+        return lines
 
     def summary(self) -> dict:
         counts = {s: sum(r.status == s for r in self.results) for s in STATUSES}
@@ -100,7 +120,8 @@ def preprocess_lock(faces_dir: Path) -> Iterator[None]:
 
 
 def _select_clips(workspace, clip_ids: Sequence[int] | None
-                  ) -> tuple[list[ClipJob], list[int]]:
+                  ) -> tuple[list[ClipJob], dict[int, str]]:
+    """The clips to process, and {id: state} of the selected ones that have no file."""
     with workspace.session() as session:
         query = select(Clip.id, Clip.path, Clip.status, Clip.retired_at).order_by(Clip.id)
         if clip_ids is not None:
@@ -111,14 +132,14 @@ def _select_clips(workspace, clip_ids: Sequence[int] | None
         if missing:
             shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
             raise FacesError(f"--clips: no clip with id {shown}; see dfew-build clips list")
-    jobs, not_cut = [], []
+    jobs, not_cut = [], {}
     for row in rows:
         # Unconfirmed candidates are never cut, rejected and retired clips left the
         # dataset: only clips named with --clips are taken anyway.
         if clip_ids is None and (row.status != "accepted" or row.retired_at is not None):
             continue
         if not row.path:
-            not_cut.append(row.id)
+            not_cut[row.id] = "retired" if row.retired_at is not None else row.status
         else:
             jobs.append(ClipJob(row.id, str(clip_file(workspace.root, row.path))))
     return jobs, not_cut
@@ -215,8 +236,12 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
 
     start = time.perf_counter()
     detector = detector or workspace.config.get("faces", {}).get("detector", "auto")
+    if device == "auto":  # as in clips propose: the GPU when PyTorch sees one
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device not in ("cpu", "cuda"):
-        raise FacesError(f"--device must be cpu or cuda, got {device!r}")
+        raise FacesError(f"--device must be cpu, cuda or auto, got {device!r}")
     if jobs < 1:
         raise FacesError(f"--jobs must be at least 1, got {jobs}")
     cuda = device == "cuda"
@@ -246,7 +271,8 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                                             detect_size=options.detect_size)
     in_process = cuda or batched or jobs == 1 or given
     job_list, not_cut = _select_clips(workspace, None if clip_ids is None else list(clip_ids))
-    report = PreprocessReport(detector_instance.name, options, not_cut=not_cut)
+    report = PreprocessReport(detector_instance.name, options, not_cut=list(not_cut),
+                              not_cut_states=not_cut)
     with preprocess_lock(workspace.root / "faces"):
         remove_stale_temporaries(workspace.frames_dir)
         store = TensorStore(workspace.tensors_dir, options.size, options.frames)

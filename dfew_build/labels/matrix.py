@@ -4,9 +4,10 @@ One grouped query; nothing stores a copy that could drift (DESIGN.md §3). The q
 returns one row per clip with the seven counts (conditional sums), so 10M votes come
 back as 1M short rows rather than ~2-3M (clip, emotion, count) triples.
 
-Counted votes (DESIGN.md §3, issue 13): a vote counts when its clip is not retired
-(`clip.retired_at IS NULL`) and its annotator is not excluded (`person.excluded_at IS
-NULL`). Retired clips and excluded annotators keep their rows and votes; every analysis
+Counted votes (DESIGN.md §3, issues 13 and 15): a vote counts when its clip is not retired
+(`clip.retired_at IS NULL`), its clip is not a gold (check) clip (no `gold_clip` row: those
+votes only measure gold accuracy, dfew_build.annotation.gold) and its annotator is not
+excluded (`person.excluded_at IS NULL`). Retired clips and excluded annotators keep their rows and votes; every analysis
 (agreement, labels, annotator quality, folds, exports) reads votes through
 `counted_votes()` / `vote_matrix()` here, and `vote_accounting()` says what was left out.
 """
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Clip, Person, Vote
+from dfew_build.db.models import Clip, GoldClip, Person, Vote
 from dfew_build.emotions import EMOTIONS, NAMES, NUM_EMOTIONS
 from dfew_build.errors import LabelsError
 
@@ -35,6 +36,11 @@ MIN_COUNTED_VOTES = 2
 def retired_clip_ids():
     """SELECT of the ids of retired clips (for IN / NOT IN)."""
     return select(Clip.id).where(Clip.retired_at.is_not(None))
+
+
+def gold_clip_ids():
+    """SELECT of the ids of gold (check) clips (for IN / NOT IN)."""
+    return select(GoldClip.clip_id)
 
 
 def excluded_person_ids():
@@ -54,6 +60,8 @@ def counted_filter(session: Session | None = None) -> tuple:
     clauses = []
     if session is None or session.execute(select(retired_clip_ids().exists())).scalar():
         clauses.append(Vote.clip_id.not_in(retired_clip_ids()))
+    if session is None or session.execute(select(gold_clip_ids().exists())).scalar():
+        clauses.append(Vote.clip_id.not_in(gold_clip_ids()))
     if session is None or session.execute(select(excluded_person_ids().exists())).scalar():
         clauses.append(Vote.annotator_id.not_in(excluded_person_ids()))
     return tuple(clauses)
@@ -173,9 +181,13 @@ class VoteAccounting:
     excluded:                 excluded annotators: name, reason, votes on unretired clips
     excluded_votes:           those votes, all together
     clips_only_excluded:      unretired clips whose every vote is by an excluded annotator
+    gold_clips:               gold (check) clips, not retired, that hold votes
+    gold_votes:               their votes (used only for gold accuracy)
     """
     retired_clips: int = 0
     retired_votes: int = 0
+    gold_clips: int = 0
+    gold_votes: int = 0
     excluded: list[dict] = field(default_factory=list)
     excluded_votes: int = 0
     clips_only_excluded: int = 0
@@ -184,13 +196,17 @@ class VoteAccounting:
         return {"rule": COUNTED_RULE, "retired_clips": self.retired_clips,
                 "retired_votes": self.retired_votes, "excluded_annotators": self.excluded,
                 "excluded_votes": self.excluded_votes,
-                "clips_only_excluded_votes": self.clips_only_excluded}
+                "clips_only_excluded_votes": self.clips_only_excluded,
+                "gold_clips": self.gold_clips, "gold_votes": self.gold_votes}
 
     def phrases(self) -> list[str]:
         """Short phrases for an output line, e.g. '2 retired clip(s) (20 votes)'."""
         out = []
         if self.retired_clips:
             out.append(f"{self.retired_clips} retired clip(s) ({self.retired_votes} votes)")
+        if self.gold_clips:
+            out.append(f"{self.gold_clips} gold check clip(s) ({self.gold_votes} votes, used "
+                       "only for gold accuracy)")
         if self.excluded:
             names = ", ".join(e["annotator"] for e in self.excluded[:5])
             more = f" and {len(self.excluded) - 5} more" if len(self.excluded) > 5 else ""
@@ -202,8 +218,8 @@ class VoteAccounting:
         return out
 
 
-COUNTED_RULE = ("a vote counts when its clip is not retired and its annotator is not "
-                "excluded")
+COUNTED_RULE = ("a vote counts when its clip is not retired, its clip is not a gold check "
+                "clip, and its annotator is not excluded")
 
 
 def vote_accounting(session: Session) -> VoteAccounting:
@@ -214,6 +230,12 @@ def vote_accounting(session: Session) -> VoteAccounting:
         select(func.count(Vote.id), func.count(func.distinct(Vote.clip_id)))
         .where(Vote.clip_id.in_(retired))).one()
     result = VoteAccounting(retired_clips=int(clips), retired_votes=int(votes))
+    gold_votes, gold_clips = session.execute(
+        select(func.count(Vote.id), func.count(func.distinct(Vote.clip_id)))
+        .where(Vote.clip_id.in_(gold_clip_ids()), Vote.clip_id.not_in(retired))).one()
+    result.gold_clips, result.gold_votes = int(gold_clips), int(gold_votes)
+    # Below, "unretired" also means "not gold": each left-out vote is counted once.
+    retired = select(Clip.id).where(Clip.retired_at.is_not(None)).union(gold_clip_ids())
     people = session.execute(
         select(Person.name, Person.excluded_reason, Person.excluded_at)
         .where(Person.excluded_at.is_not(None)).order_by(Person.name)).all()

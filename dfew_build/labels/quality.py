@@ -130,7 +130,29 @@ def _summary(accuracy, informativeness, top, flags, errors, support) -> dict:
 
 def annotator_view(session: Session, *, n_iter: int = 100, tol: float = 1e-6) -> dict:
     """Per real annotator: votes, leave-one-out agreement, Dawid-Skene accuracy, confusion
-    matrix (rows: true emotion, columns: answered, DFEW order) and flags."""
+    matrix (rows: true emotion, columns: answered, DFEW order), flags, and gold accuracy
+    (gold_votes, gold_correct, gold_accuracy 0..1 or None: their votes on gold check clips,
+    which count nowhere else). Annotators with gold votes but no counted vote are listed in
+    `gold_only_annotators`."""
+    view = _annotator_view(session, n_iter=n_iter, tol=tol)
+    _add_gold(session, view)
+    return view
+
+
+def _add_gold(session: Session, view: dict) -> None:
+    from dfew_build.annotation.gold import accuracy_entry, gold_accuracy
+
+    names = dict(session.execute(select(Person.id, Person.name)).all())
+    gold = {names[pid]: entry for pid, entry in gold_accuracy(session).items()}
+    listed = set()
+    for entry in view["annotators"]:
+        entry.update(gold.get(entry["annotator"], accuracy_entry(0, 0)))
+        listed.add(entry["annotator"])
+    view["gold_only_annotators"] = [{"annotator": name, **gold[name]} for name in sorted(gold)
+                                    if name not in listed and not is_placeholder(name)]
+
+
+def _annotator_view(session: Session, *, n_iter: int, tol: float) -> dict:
     votes = vote_frame(session)
     placeholders = sorted({w for w in votes["worker"].unique() if is_placeholder(w)})
     accounting = vote_accounting(session)

@@ -6,7 +6,8 @@ from dfew_build.labels.subset import BIN_NAMES
 
 KAPPA_COLUMNS = ["emotion", "p", "kappa", "ci", "band"]
 TABLE2_COLUMNS = ["emotion", *BIN_NAMES, "total", "percent"]
-ANNOTATOR_COLUMNS = ["annotator", "votes", "loo_agreement", "ds_accuracy", "top_confusion"]
+ANNOTATOR_COLUMNS = ["annotator", "votes", "loo_agreement", "ds_accuracy", "top_confusion",
+                     "gold_voted", "gold_correct", "gold_accuracy"]
 
 
 def _num(value, digits: int = 4) -> str:
@@ -111,6 +112,9 @@ def excluded_lines(view: dict) -> list[str]:
     if not_counted.get("retired_clips"):
         lines.append(f"not counted: {not_counted['retired_votes']} vote(s) on "
                      f"{not_counted['retired_clips']} retired clip(s)")
+    if not_counted.get("gold_clips"):
+        lines.append(f"not counted: {not_counted['gold_votes']} vote(s) on "
+                     f"{not_counted['gold_clips']} gold check clip(s) (gold accuracy only)")
     return lines
 
 
@@ -127,8 +131,23 @@ def annotator_rows(view: dict) -> list[dict]:
                      "loo_agreement": _num(a["loo_agreement"], 3),
                      "ds_accuracy": _num(a["ds_accuracy"], 3),
                      "top_confusion": (f"{confusion['true']} -> {confusion['said']} "
-                                       f"({confusion['probability']:.2f})" if confusion else "")})
+                                       f"({confusion['probability']:.2f})" if confusion else ""),
+                     **gold_cells(a)})
     return rows
+
+
+def gold_cells(entry: dict) -> dict:
+    """The gold columns of an annotator row: gold clips voted, correct, accuracy (3 places,
+    '—' without gold votes)."""
+    return {"gold_voted": entry.get("gold_votes", 0), "gold_correct": entry.get("gold_correct", 0),
+            "gold_accuracy": _num(entry.get("gold_accuracy"), 3)}
+
+
+def gold_only_lines(view: dict) -> list[str]:
+    """One line per annotator whose only votes are on gold check clips."""
+    return [f"{e['annotator']}: gold {e['gold_correct']}/{e['gold_votes']} correct "
+            f"({_num(e['gold_accuracy'], 3)}), no counted votes"
+            for e in view.get("gold_only_annotators", [])]
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:

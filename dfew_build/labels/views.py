@@ -76,11 +76,13 @@ def counted_table(session: Session, raters: int, matrix: pd.DataFrame | None = N
         matrix = vote_matrix(session)
     accounting = vote_accounting(session)
     if not len(matrix):
-        if accounting.retired_clips or accounting.excluded_votes:
+        if accounting.retired_clips or accounting.excluded_votes or accounting.gold_votes:
             raise LabelsError(
                 "no counted votes: " + "; ".join(accounting.phrases()) + " (their votes are "
                 "stored but not counted); bring clips back with `dfew-build clips restore` "
-                "or annotators with `dfew-build people include`")
+                "or annotators with `dfew-build people include`"
+                + ("; gold check clips count only for gold accuracy (unmark them with "
+                   "`dfew-build clips gold --remove IDS`)" if accounting.gold_votes else ""))
         raise LabelsError("there are no votes yet; import them with `dfew-build votes import "
                           "CSV` or collect them with `dfew-build serve`")
     totals = matrix.to_numpy().sum(axis=1)

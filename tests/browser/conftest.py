@@ -81,12 +81,35 @@ def chromium():
         browser.close()
 
 
+def _require(message: str):
+    """Skip locally, fail in CI (DFEW_TEST_REQUIRE_BROWSER) where the tool must be there."""
+    if os.environ.get("DFEW_TEST_REQUIRE_BROWSER"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+AXE_CANDIDATES = (os.environ.get("DFEW_AXE_JS", ""),
+                  str(Path.home() / ".cache/dfew-build/axe-core/node_modules/axe-core/axe.min.js"))
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's source (installed from npm by .ci/install-browser.sh, outside the repo)."""
+    for candidate in AXE_CANDIDATES:
+        if candidate and Path(candidate).is_file():
+            return Path(candidate).read_text(encoding="utf-8")
+    _require("the accessibility scan needs axe-core; install it with "
+             "`bash .ci/install-browser.sh` (npm install axe-core@4) or set DFEW_AXE_JS")
+
+
 @pytest.fixture
 def new_page(chromium):
     contexts = []
 
-    def make():
-        context = chromium.new_context()
+    def make(**options):
+        """A page in a new context; options go to new_context (viewport, has_touch,
+        java_script_enabled, ...)."""
+        context = chromium.new_context(**options)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()

@@ -57,6 +57,10 @@ def test_annotator_session(live, new_page):
     page = new_page()
     page.goto(f"{server.url}/login/{site.tokens['ann1']}")
     assert page.url == f"{server.url}/annotate"
+    # The first clip page shows the guidelines (WS/guidelines.md, its default written now).
+    assert "Disgust" in page.inner_text("#first-guidelines")
+    assert (site.workspace.root / "guidelines.md").exists()
+    page.click("#first-guidelines summary")  # folded away
     _on_clip(page, first)
     assert page.inner_text("#progress").split() == ["0", "/", "3", "done"]
 
@@ -69,7 +73,7 @@ def test_annotator_session(live, new_page):
     assert _votes(site, "ann1") == {first: 3, second: 5}
     assert page.inner_text("#progress-done") == "2"
 
-    page.click("summary")
+    page.click("details.problem summary")
     page.check('input[value="no_face"]')
     page.fill('input[name="note"]', "only a back of a head")
     page.click("#report-problem")
@@ -119,13 +123,23 @@ def test_extractor_marks_a_clip(live, new_page):
     page.keyboard.press("i")
     page.fill("#end", "00:00:05.250")
     page.select_option("#emotion", "6")
+    page.evaluate("window.noReload = true")  # gone if the page reloads
     page.click("#save-clip")
-    # The clips module's overlap rule, shown as it words it; ticking the box overrides it.
-    assert "Not saved: overlaps clip 1" in page.inner_text("#error-message")
+    # The clips module's overlap rule, in the form's words; ticking the box overrides it.
+    page.wait_for_selector("#save-status.error")
+    refusal = page.inner_text("#save-status")
+    assert "Not saved: overlaps clip 1" in refusal and "tick Allow overlap" in refusal
+    assert "--allow-overlap" not in refusal
     assert page.input_value("#end") == "00:00:05.250"  # what was entered is kept
     page.check('input[name="allow_overlap"]')
     page.click("#save-clip")
-    page.wait_for_selector("text=Saved clip")
+    page.wait_for_selector("#save-status.flash")
+    assert "Saved clip" in page.inner_text("#save-status")
+    # Saved in place: no reload, the player is where it was.
+    assert page.evaluate("window.noReload === true")
+    assert page.evaluate("document.getElementById('movie-video').currentTime") >= 0.5
+    page.goto(f"{server.url}/extract")
+    assert "Tiny movie" in page.inner_text("table.clips")  # My clips names the movie
     with site.workspace.session() as s:
         clip = s.scalar(select(Clip).order_by(Clip.id.desc()))
     assert re.fullmatch(r"0\.5\d*", str(clip.start_s)) and clip.end_s == 5.25

@@ -443,3 +443,52 @@ def test_queue_order_setting_is_checked(cli, ws):
     # A wrong type is caught with every other dfew.toml key's check.
     assert result.output == (f"Error: {config}: annotation.order_seed = 'x' should be a whole "
                              "number; see docs/workspace.md\n")
+
+
+def test_assign_order_flag_is_recorded_for_the_server(cli, ws):
+    """`assign --order id` keeps ascending ids for everyone; the choice is written to
+    dfew.toml (where the annotator page reads it) with the file's comments kept."""
+    from annotation_server.annotating import queue
+    from dfew_build.annotation.assign import queue_order
+    from dfew_build.workspace import open_workspace
+
+    _annotators(cli, ws, 2)
+    config = ws / "dfew.toml"
+    before = config.read_text()
+    assert cli("-w", ws, "assign", "--per-clip", "2").exit_code == 0
+
+    def queues():
+        workspace = open_workspace(ws)
+        order = queue_order(workspace.config)
+        with workspace.session() as s:
+            ids = s.scalars(select(Person.id).where(Person.name.in_(["a1", "a2"]))).all()
+            result = [queue(s, person, order) for person in ids]
+        workspace.close()
+        return order.kind, result
+
+    kind, shown = queues()
+    assert kind == "random" and any(q != sorted(q) for q in shown)
+
+    result = cli("-w", ws, "assign", "--per-clip", "2", "--order", "id")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == (
+        f"queue order: ascending clip id, recorded in {config} [annotation]; a running "
+        "dfew-build serve uses it once restarted")
+    kind, shown = queues()
+    assert kind == "id" and all(q == sorted(q) and q for q in shown)
+    after = config.read_text()
+    assert after.count("\n") == before.count("\n")  # one value changed, comments kept
+    assert "# each annotator's queue: random (seeded per annotator) | id" in after
+
+    # The same order again changes nothing; a new seed draws new random orders.
+    summary = json.loads(cli("-w", ws, "assign", "--per-clip", "2", "--order", "id",
+                             "--json").stdout)
+    assert summary["queue_order_changed"] is False
+    summary = json.loads(cli("-w", ws, "assign", "--per-clip", "2", "--order", "random",
+                             "--order-seed", "7", "--json").stdout)
+    assert (summary["queue_order"], summary["queue_seed"], summary["queue_order_changed"]) \
+        == ("random", 7, True)
+    assert queue_order(open_workspace(ws).config).seed == 7
+
+    result = cli("-w", ws, "assign", "--order", "shuffled")
+    assert result.exit_code == 2 and "'shuffled' is not one of 'random', 'id'" in result.output

@@ -1,7 +1,8 @@
 """A whole campaign steered from the CLI and the web form (issue 13): 30 people from a CSV,
 assignment, a vendor-style votes import, a spammer excluded and replaced (every affected
-clip topped back up to 10 counted votes), a clip retired, and each annotator's own queue
-order, stable on reload."""
+clip topped back up to 10 counted votes), a clip retired, kappa/labels/folds/export all
+counting the same 39 clips x 10 votes afterwards, and each annotator's own queue order,
+stable on reload."""
 
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def test_a_campaign_with_an_exclusion_a_replacement_and_a_retired_clip(cli, tmp_
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("400 rows: imported 400")
     assert set(_counted_votes(root).values()) == {10}
+    before = json.loads(cli("-w", root, "kappa", "--format", "json", "--bootstrap", "0").stdout)
+    assert before["overall"]["kappa"] < 0.95  # the spammer's sad votes, still counted
 
     # The spammer is excluded: their votes stay, their clips get replacements.
     spam_voted = sorted(c for c, a in pairs if a == SPAMMER and c <= VOTED_CLIPS)
@@ -140,6 +143,8 @@ def test_a_campaign_with_an_exclusion_a_replacement_and_a_retired_clip(cli, tmp_
     assert RETIRED not in counted and len(counted) == VOTED_CLIPS - 1
     assert set(counted.values()) == {10}
     assert json.loads(cli("-w", root, "assign", "--json").stdout)["clips"] == CLIPS - 1
+
+    _agreement_folds_and_export_agree(cli, root, tmp_path)
 
     # The web form: each annotator's queue holds clips 41..60 only, in an order of their
     # own, the same on every reload; the spammer's queue is empty.
@@ -186,3 +191,50 @@ def _on_page(client) -> int:
     page = client.get("/annotate")
     assert page.status_code == 200
     return int(re.search(r'data-clip="(\d+)"', page.text).group(1))
+
+
+def _agreement_folds_and_export_agree(cli, root, tmp_path):
+    """After the exclusion and the retirement every figure counts the same 39 clips x 10
+    votes. Every counted vote is the clip's true emotion (only the excluded spammer ever
+    disagreed), so Fleiss' kappa is exactly 1 and every clip is single-labelled; a leak
+    of the spammer's 15 sad votes or of the retired clip would show in every number."""
+    import pandas as pd
+
+    kept = [c for c in range(1, VOTED_CLIPS + 1) if c != RETIRED]
+    truth = {c: _truth(c) for c in kept}
+
+    kappa = json.loads(cli("-w", root, "kappa", "--format", "json", "--bootstrap", "0").stdout)
+    assert (kappa["clips_used"], kappa["vote_counts"]) == (39, {"10": 39})
+    assert (kappa["not_counted"]["retired_clips"], kappa["not_counted"]["retired_votes"],
+            kappa["not_counted"]["excluded_votes"]) == (1, 10, 15)
+    assert kappa["overall"]["kappa"] == 1.0 and kappa["alpha"]["alpha"] == 1.0
+
+    labels = json.loads(cli("-w", root, "labels", "--json").stdout)
+    assert (labels["single_labelled"], labels["clips_used"]) == (39, 39)
+    table2 = {row["code"]: row["total"] for row in labels["table2"] if row["code"]}
+    assert table2 == dict(Counter(truth.values()))
+    assert cli("-w", root, "labels", "--output", tmp_path / "subset.csv").exit_code == 0
+    subset = pd.read_csv(tmp_path / "subset.csv")
+    assert dict(zip(subset["clip_id"], subset["label"])) == truth
+
+    folds = json.loads(cli("-w", root, "folds", "--k", "3", "--include-unprocessed",
+                           "--json").stdout)
+    assert folds["clips"] == 39 and [f["size"] for f in folds["folds"]] == [13, 13, 13]
+    assert folds["left_out"] == {"retired (dfew-build clips retire)": 1}
+
+    release = tmp_path / "release"
+    export = json.loads(cli("-w", root, "export", "--format", "dfew", release,
+                            "--json").stdout)
+    assert (export["clips"], export["folds"]) == (39, 3)
+    table = pd.read_csv(release / "Annotation" / "annotation.csv", dtype={"order": str})
+    assert sorted(table["order"].astype(int)) == kept  # no retired clip, no unvoted one
+    votes = table[[c for c in table.columns if c[0].isdigit()]]
+    assert (votes.sum(axis=1) == 10).all()  # counted votes only: no 11th, excluded one
+    assert dict(zip(table["order"].astype(int), table["label"])) == truth
+    tested = []
+    for k in (1, 2, 3):
+        split = pd.read_csv(release / "EmoLabel_DataSplit" / "test(single-labeled)"
+                            / f"set_{k}.csv", dtype={"video_name": str})
+        tested += split["video_name"].astype(int).tolist()
+        assert all(truth[int(c)] == e for c, e in zip(split["video_name"], split["label"]))
+    assert sorted(tested) == kept  # every counted clip tested exactly once

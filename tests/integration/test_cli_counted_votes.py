@@ -185,12 +185,14 @@ def test_retired_clip_and_excluded_annotator_count_nowhere(cli, root, tmp_path):
     assert view["overall"]["kappa"] == pytest.approx(_direct_kappa(_table(counted)), abs=1e-6)
     assert view["alpha"]["alpha"] == pytest.approx(_alpha(counted), abs=1e-6)
     assert view["not_counted"] == {
-        "rule": "a vote counts when its clip is not retired and its annotator is not excluded",
+        "rule": "a vote counts when its clip is not retired, its clip is not a gold check "
+                "clip, and its annotator is not excluded",
         "retired_clips": 1, "retired_votes": 9,
         "excluded_annotators": [{"annotator": "r01", "reason": "says sad for neutral",
                                  "excluded_at": view["not_counted"]["excluded_annotators"][0][
                                      "excluded_at"], "votes": 12}],
-        "excluded_votes": 12, "clips_only_excluded_votes": 1}
+        "excluded_votes": 12, "clips_only_excluded_votes": 1,
+        "gold_clips": 0, "gold_votes": 0}
     left_out = ("left out: 1 retired clip(s) (9 votes); 12 vote(s) of 1 excluded annotator(s) "
                 "(r01); 1 clip(s) voted on only by excluded annotators")
     assert left_out in cli("-w", root, "kappa", "--bootstrap", "0").stdout.splitlines()

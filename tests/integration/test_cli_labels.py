@@ -199,7 +199,8 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
     assert sum(a["votes"] for a in people["annotators"]) == 400
     table = cli("-w", root, "annotators").stdout.splitlines()
     assert table[0].split() == ["annotator", "votes", "loo_agreement", "ds_accuracy",
-                                "top_confusion"]
+                                "top_confusion", "gold_voted", "gold_correct",
+                                "gold_accuracy"]
 
     out = tmp_path / "elsewhere"
     result = cli("-w", root, "report", out)
@@ -209,3 +210,8 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
                     "## Annotator quality", "![Confusion matrices](annotator_confusion.png)"):
         assert heading in markdown
     assert "<table>" in (out / "report.html").read_text()
+    # No OUT_DIR: WS/reports, where the demo writes it (issue 17).
+    (reports / "report.md").unlink()
+    default = cli("-w", root, "report")
+    assert default.exit_code == 0 and default.stdout.startswith(f"wrote {reports / 'report.md'}")
+    assert (reports / "report.md").is_file()

@@ -57,7 +57,8 @@ def test_progress_per_annotator_and_clip(site):
     voted = {"ann1": 1, "ann2": 0, "ann3": 0}
     for name in assigned:
         row = (f"<tr><td>{name}</td><td>yes</td><td>{assigned[name]}</td> <td>{voted[name]}</td>"
-               f"<td>{assigned[name] - voted[name]}</td><td>0</td></tr>")
+               f"<td>{assigned[name] - voted[name]}</td><td>0</td> "
+               f'<td class="gold" data-gold-votes="0">—</td></tr>')
         assert row in text
     clips = " ".join(admin.get("/admin/clips").text.split())
     assert f'<td><a href="/media/clip/{first}">{first}</a></td><td>1.50 s</td> ' \

@@ -59,7 +59,7 @@ def test_save_a_clip(site):
                                    "0.5-10 s (clips.min_duration_s/max_duration_s in dfew.toml)"),
     ({"start": "0.5", "end": "1.7"}, "Not saved: overlaps clip 1 (00:00:00.000-00:00:01.500) of "
                                      "movie 1 (tiny.mp4) by more than 50% of the shorter clip; "
-                                     "use --allow-overlap to keep it"),
+                                     "tick Allow overlap to keep it"),
     ({"start": "30", "end": "29"}, "Not saved: end 00:00:29.000 is not after start "
                                    "00:00:30.000"),
     ({"start": "55", "end": "61"}, "Not saved: 00:00:55.000-00:01:01.000 lies outside movie 1 "

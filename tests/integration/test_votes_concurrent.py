@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, select, text
 
 from dfew_build.annotation import votes as votes_module
+from dfew_build.annotation import votes_write
 from dfew_build.db.models import Assignment, Clip, Person, Vote
 from dfew_build.emotions import BY_CODE
 from dfew_build.people import add_person
@@ -247,7 +248,7 @@ def test_a_vote_stored_between_read_and_insert_is_resolved_row_by_row(backend, t
                 "emotion": str(emotion), "csrf_token": token}).status_code == 303
         csv_path = _small_file(site, tmp_path / "v.csv", [
             (1, "v1", "sad"), (2, "v1", "happy"), (2, "w1", "happy"), (2, "w2", "neutral")])
-        real_read, real_write = votes_module._votes_of_pairs, votes_module._Writer.write
+        real_read, real_write = votes_write._votes_of_pairs, votes_module._Writer.write
         hidden = {(2, site.ids["w1"]), (2, site.ids["w2"])}
         modes = []
 
@@ -261,7 +262,7 @@ def test_a_vote_stored_between_read_and_insert_is_resolved_row_by_row(backend, t
             modes.append(returning)
             return real_write(self, rows, returning=returning)
 
-        monkeypatch.setattr(votes_module, "_votes_of_pairs", stale_read)
+        monkeypatch.setattr(votes_write, "_votes_of_pairs", stale_read)
         monkeypatch.setattr(votes_module._Writer, "write", write)
         result = cli("-w", site.root, "votes", "import", csv_path)
         assert result.exit_code == 0

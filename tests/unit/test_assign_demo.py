@@ -32,9 +32,12 @@ def test_demo_team_and_assignment(workspace):
         names = set(session.scalars(select(Person.name).where(Person.role == "annotator")))
         assert names == {f"annotator-{i:02d}" for i in range(1, 13)}
         assert session.scalar(select(func.count()).select_from(Assignment)) == 60
-        token = second["admin_login_link"].rsplit("/", 1)[1]
+        # A re-run issues no new tokens: the links printed first still work.
+        assert second["admin_login_link"] is None and second["annotator_login_link"] is None
+        assert second["link_command"].endswith("people link demo-admin")
+        token = first["admin_login_link"].rsplit("/", 1)[1]
         assert person_for_token(session, token).name == "demo-admin"
-        token = second["annotator_login_link"].rsplit("/", 1)[1]
+        token = first["annotator_login_link"].rsplit("/", 1)[1]
         assert person_for_token(session, token).name == "annotator-01"
 
 

@@ -23,4 +23,4 @@ def test_no_inline_style_script_or_handler_in_templates():
 def test_every_emotion_colour_is_in_the_stylesheet():
     css = (ROOT / "static" / "app.css").read_text()
     for e in EMOTIONS:
-        assert f".emotion-{e.code} {{ --colour: {e.colour}; }}" in css, e.name
+        assert f".emotion-{e.code} {{ --colour: {e.colour}; --on-colour: " in css, e.name

@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from . import register_model
+from .blocks import BasicBlock as BasicBlock2d
 
 _VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
@@ -65,27 +66,6 @@ def _vgg11_trunk(batch_norm: bool) -> nn.Sequential:
         cin = v
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1)]
     return nn.Sequential(*layers)
-
-
-class BasicBlock2d(nn.Module):
-    def __init__(self, inplanes: int, planes: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or inplanes != planes:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(inplanes, planes, 1, stride=stride, bias=False),
-                nn.BatchNorm2d(planes))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + residual)
 
 
 def _resnet18_trunk() -> nn.Sequential:
