@@ -69,9 +69,9 @@ def _must_practise(db, person_id: int, n: int, seed: int) -> bool:
 
 async def practice_redirect(request: Request, person: Login) -> RedirectResponse | None:
     """A redirect to /practice while the person must still practise, else None (and no
-    database work once their round is over)."""
+    database work once their round is over; never for an excluded annotator)."""
     n, seed = practice_settings(request.app.state.settings)
-    if n <= 0 or (person.person_id, n) in _finished(request):
+    if n <= 0 or person.excluded or (person.person_id, n) in _finished(request):
         return None
     if await get_db(request).run(_must_practise, person.person_id, n, seed):
         return RedirectResponse("/practice", status_code=303)

@@ -2,14 +2,15 @@
 
 Per annotator, assigned/voted/remaining count clips still in the campaign (retired clips
 are left out; their votes stay stored). Per clip, `counted` is the votes of annotators who
-are not excluded, the votes that agreement and labels use."""
+are not excluded, the votes that agreement and labels use (none on a gold check clip,
+`gold` true: its votes only measure gold accuracy)."""
 
 from __future__ import annotations
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dfew_build.db.models import Assignment, Clip, Person, ProblemReport, Vote
+from dfew_build.db.models import Assignment, Clip, GoldClip, Person, ProblemReport, Vote
 
 
 def _counts(session: Session, query) -> dict[int, int]:
@@ -82,13 +83,16 @@ def clip_progress(session: Session, *, limit: int = 200, offset: int = 0,
     counted = per_clip(select(Vote.clip_id, func.count())
                        .where(Vote.annotator_id.not_in(excluded)), Vote.clip_id)
     problems = per_clip(select(ProblemReport.clip_id, func.count()), ProblemReport.clip_id)
+    gold = set(session.scalars(select(GoldClip.clip_id).where(GoldClip.clip_id.in_(clip_ids))))
+    for cid in gold:
+        counted[cid] = 0
     clips = {cid: (duration, retired_at, reason) for cid, duration, retired_at, reason in
              session.execute(select(Clip.id, Clip.duration_s, Clip.retired_at,
                                     Clip.retired_reason).where(Clip.id.in_(clip_ids)))}
     return ([{"clip_id": cid, "duration_s": clips[cid][0], "assigned": assigned.get(cid, 0),
               "voted": voted.get(cid, 0), "counted": counted.get(cid, 0),
               "problems": problems.get(cid, 0), "retired": clips[cid][1] is not None,
-              "retired_reason": clips[cid][2]}
+              "retired_reason": clips[cid][2], "gold": cid in gold}
              for cid in clip_ids if cid in clips],
             total or 0)
 

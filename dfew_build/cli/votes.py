@@ -97,7 +97,7 @@ def export_cmd(state, csv_path, names) -> None:
     workspace = state.workspace()
     with workspace.session() as session:
         if csv_path == "-":
-            write_votes(session, click.get_text_stream("stdout"), names=names)
+            write_votes(session, click.open_file("-", "w", encoding="utf-8"), names=names)
             return
         count = export_votes(session, csv_path, names=names)
     click.echo(f"exported {count} votes to {csv_path}")

@@ -22,12 +22,34 @@ def _figure(width: float, height: float):
     return figure
 
 
+def _plain_text():
+    """rc context with mathtext off: annotator names are user text, and a name such as
+    `Ann $\\foo{ x$` would otherwise be parsed as TeX and abort the report."""
+    import matplotlib
+
+    return matplotlib.rc_context({"text.parse_math": False})
+
+
+def _user_text_safe(function):
+    """Draw the whole figure under `_plain_text` (Text objects read the setting when
+    created, so wrapping only the save is not enough)."""
+    import functools
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _plain_text():
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, format="png")
     return path
 
 
+@_user_text_safe
 def emotion_distribution(vote_shares, label_counts, path: Path) -> Path:
     """Share of all votes and of single labels per emotion, side by side."""
     figure = _figure(7, 3.6)
@@ -42,10 +64,16 @@ def emotion_distribution(vote_shares, label_counts, path: Path) -> Path:
     axes.set_xticks(x, NAMES)
     axes.set_ylabel("%")
     axes.set_title("Emotion distribution")
-    axes.legend(frameon=False)
+    # Bars carry per-emotion colours, so the legend explains the two shades with grey
+    # proxies (a default legend would show the first bar's colour for each series).
+    from matplotlib.patches import Patch
+
+    axes.legend(handles=[Patch(color="#555555", alpha=0.45, label="all votes"),
+                         Patch(color="#555555", label="single labels")], frameon=False)
     return _save(figure, path)
 
 
+@_user_text_safe
 def vote_entropy(matrix: np.ndarray, path: Path) -> Path:
     """Histogram of each clip's vote entropy in bits (0: unanimous)."""
     counts = np.asarray(matrix, dtype=float)
@@ -57,10 +85,14 @@ def vote_entropy(matrix: np.ndarray, path: Path) -> Path:
     axes.hist(entropy, bins=40, range=(0, np.log2(len(EMOTIONS))), color="#4e79a7")
     axes.set_xlabel("vote entropy (bits; 0 = unanimous)")
     axes.set_ylabel("clips")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))  # clip counts are whole
     axes.set_title("Vote entropy per clip")
     return _save(figure, path)
 
 
+@_user_text_safe
 def annotator_agreement(annotators: list[dict], path: Path) -> Path:
     """Per annotator: leave-one-out agreement and Dawid-Skene accuracy."""
     names = [a["annotator"] for a in annotators]
@@ -79,6 +111,7 @@ def annotator_agreement(annotators: list[dict], path: Path) -> Path:
     return _save(figure, path)
 
 
+@_user_text_safe
 def annotator_confusion(annotators: list[dict], path: Path) -> Path:
     """Dawid-Skene confusion matrices (rows: true emotion, columns: answered)."""
     shown = sorted(annotators, key=lambda a: a["ds_accuracy"])[:MAX_HEATMAPS]

@@ -114,7 +114,10 @@ def test_gold_accuracy_on_the_admin_page(site):
     for clip_id, emotion in ((gold_sad, 2), (gold_fear, 1)):
         name = names[holders[clip_id]]
         client = make_client(site, name)
-        token = csrf_of(client.get(f"/annotate/clip/{clip_id}").text)
+        page = client.get(f"/annotate/clip/{clip_id}").text
+        # Nothing on the page tells a gold clip from an ordinary one.
+        assert "gold" not in page.lower() and "practice" not in page.lower()
+        token = csrf_of(page)
         assert client.post(f"/annotate/clip/{clip_id}/vote",
                            data={"emotion": str(emotion), "csrf_token": token}
                            ).status_code == 303
@@ -129,3 +132,6 @@ def test_gold_accuracy_on_the_admin_page(site):
                 f'({round(100 * correct / votes)} %)</td>')
         assert cell in text
     assert "votes on the 2 gold check clip(s)" in text
+    clips = " ".join(make_client(site, "admin1").get("/admin/clips").text.split())
+    assert (f'{gold_sad}</a> <span class="muted gold">gold check</span></td><td>1.50 s</td> '
+            f'<td>1</td><td>1 (0 counted)</td>') in clips
