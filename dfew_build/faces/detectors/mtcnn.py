@@ -56,8 +56,32 @@ def _normalise(batch: np.ndarray) -> np.ndarray:
     return out
 
 
+def _area(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The reference shrink: area averaging straight to size (width, height)."""
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+
+def _octave(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A fast shrink to size (width, height): exact 2x2 area halvings while the target is
+    at most half the image, then bilinear for the remaining factor (in (1/2, 1]).
+
+    OpenCV's area resize at a non-integer ratio is ~10x slower than at exactly 2 (its
+    box-filter fast path) or than bilinear; halving first keeps the antialiasing.
+    """
+    width, height = size
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2  # even: the fast path
+        image = cv2.resize(image[:h, :w], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+
+
+RESIZERS = {"area": _area, "octave": _octave}
+
+
 def _crops(frames: list[np.ndarray], frame_idx: np.ndarray, boxes: np.ndarray,
-           size: int) -> np.ndarray:
+           size: int, resize=_area) -> np.ndarray:
     """Square crops of 1-based inclusive integer boxes, zero outside the frame, resized."""
     out = np.zeros((len(boxes), size, size, 3), np.uint8)
     for k, (f, (x1, y1, x2, y2)) in enumerate(zip(frame_idx, boxes.astype(np.int64))):
@@ -71,9 +95,12 @@ def _crops(frames: list[np.ndarray], frame_idx: np.ndarray, boxes: np.ndarray,
         sx1, sy1 = min(left + bw, w), min(top + bh, h)
         if sx1 <= sx0 or sy1 <= sy0:
             continue
-        patch = np.zeros((bh, bw, 3), np.uint8)
-        patch[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = frame[sy0:sy1, sx0:sx1]
-        out[k] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+        if (sx0, sy0, sx1, sy1) == (left, top, left + bw, top + bh):
+            patch = frame[sy0:sy1, sx0:sx1]  # inside the frame: no copy
+        else:
+            patch = np.zeros((bh, bw, 3), np.uint8)
+            patch[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = frame[sy0:sy1, sx0:sx1]
+        out[k] = resize(patch, (size, size))
     return out
 
 
@@ -97,6 +124,10 @@ class MtcnnDetector:
         survivors and places the five landmarks, crops them from the full-resolution
         frame, so landmarks and alignment keep full precision. None: search at full
         resolution (the reference cascade).
+    resize: how frames are shrunk for the pyramid and crops are scaled for R-Net:
+        "area" (area averaging straight to each size, the reference cascade) or "octave"
+        (exact 2x area halvings, then bilinear: the same antialiasing, ~5x faster on the
+        pyramid). None: "area" when detect_size is None, else "octave".
     thresholds: P/R/O-Net face probabilities a candidate must pass.
     score_threshold: the final O-Net probability a face must reach to be reported.
     """
@@ -104,7 +135,7 @@ class MtcnnDetector:
     def __init__(self, *, device: str = "cpu", threads: int | None = None,
                  min_face_size: float = 20, thresholds=(0.6, 0.7, 0.7),
                  score_threshold: float = 0.9, scale_factor: float = 0.709,
-                 detect_size: int | None = None,
+                 detect_size: int | None = None, resize: str | None = None,
                  weights_dir: str | Path | None = None):
         check_device(device)
         threads = check_threads(threads)
@@ -130,6 +161,12 @@ class MtcnnDetector:
             detect_size = int(check_number("detect_size", detect_size, PNET_CELL,
                                            float("inf"), high_open=True))
         self.detect_size = detect_size
+        if resize is None:
+            resize = "area" if detect_size is None else "octave"
+        if resize not in RESIZERS:
+            raise DetectorError(f"resize must be one of {', '.join(RESIZERS)}, got {resize!r}")
+        self.resize = resize
+        self._resize = RESIZERS[resize]
         folder = Path(weights_dir) if weights_dir is not None else mtcnn_weights_dir()
         self._pnet, self._rnet, self._onet = (
             create_session(folder / name, device, threads) for name in NET_FILES)
@@ -137,7 +174,8 @@ class MtcnnDetector:
 
     def __repr__(self) -> str:
         return (f"MtcnnDetector(device={self.device!r}, min_face_size={self.min_face_size}, "
-                f"detect_size={self.detect_size}, thresholds={self.thresholds}, "
+                f"detect_size={self.detect_size}, resize={self.resize!r}, "
+                f"thresholds={self.thresholds}, "
                 f"score_threshold={self.score_threshold})")
 
     # -- the cascade --------------------------------------------------------------------
@@ -150,8 +188,7 @@ class MtcnnDetector:
         if (shrink == 1).all():
             searched = frames
         else:
-            searched = [f if k == 1 else cv2.resize(f, None, fx=k, fy=k,
-                                                    interpolation=cv2.INTER_AREA)
+            searched = [f if k == 1 else self._shrink_frame(f, k)
                         for f, k in zip(frames, shrink)]
         idx, boxes = self._propose(searched, shrink)
         idx, boxes = self._refine(searched, idx, boxes)
@@ -161,6 +198,12 @@ class MtcnnDetector:
             boxes[:, 0:2] = (boxes[:, 0:2] - 1) / k + 1
             boxes[:, 2:4] = boxes[:, 2:4] / k
         return self._output(frames, idx, boxes)
+
+    def _shrink_frame(self, frame: np.ndarray, k: float) -> np.ndarray:
+        if self.resize == "area":
+            return cv2.resize(frame, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        # The size cv2.resize(fx=k, fy=k) gives (it rounds half to even, as round does).
+        return _octave(frame, (round(frame.shape[1] * k), round(frame.shape[0] * k)))
 
     def _min_face_px(self, height: int, width: int) -> float:
         if self.min_face_size < 1:
@@ -210,8 +253,7 @@ class MtcnnDetector:
                     # Every level from the full frame: resizing level from level is ~10%
                     # faster but moves boxes by up to ~7% of the face size (area averaging
                     # compounds), away from the reference cascade.
-                    level = np.stack([cv2.resize(frames[i], size, interpolation=cv2.INTER_AREA)
-                                      for i in chunk])
+                    level = np.stack([self._resize(frames[i], size) for i in chunk])
                     idx, cand = self._pnet_scale(level, chunk, scale)
                     keep = nms(cand[:, :4], cand[:, 4], 0.5, "union", groups=idx)
                     found_idx.append(idx[keep])
@@ -240,7 +282,7 @@ class MtcnnDetector:
         """R-Net on all candidates of the batch at once: reject, merge, regress."""
         if len(cand) == 0:
             return idx, cand
-        crops = _crops(frames, idx, cand[:, :4], 24)
+        crops = _crops(frames, idx, cand[:, :4], 24, self._resize)
         reg, prob = self._run_crops(self._rnet, crops, 2)
         score = prob[:, 1]
         passed = score > self.thresholds[1]
@@ -256,6 +298,8 @@ class MtcnnDetector:
         if len(cand) == 0:
             return result
         boxes = np.fix(cand[:, :4])
+        # Area-averaged crops whatever `resize` is: O-Net places the landmarks alignment
+        # uses, and there are only a few crops per frame.
         crops = _crops(frames, idx, boxes, 48)
         reg, points, prob = self._run_crops(self._onet, crops, 3)
         score = prob[:, 1]
