@@ -199,7 +199,7 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
     assert sum(a["votes"] for a in people["annotators"]) == 400
     table = cli("-w", root, "annotators").stdout.splitlines()
     assert table[0].split() == ["annotator", "votes", "loo_agreement", "ds_accuracy",
-                                "top_confusion", "gold_voted", "gold_correct",
+                                "top_confusion", "flags", "gold_voted", "gold_correct",
                                 "gold_accuracy"]
 
     out = tmp_path / "elsewhere"
