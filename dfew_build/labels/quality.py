@@ -144,8 +144,10 @@ def _describe(errors: np.ndarray, support: np.ndarray, priors: np.ndarray) -> di
     for k in np.flatnonzero(seen):
         other = int(np.argmax(np.where(np.arange(len(errors)) == k, -1, errors[k])))
         if errors[k, other] > errors[k, k]:
-            flags.append(f"says {NAMES[other]} for {NAMES[k]} ({errors[k, other]:.2f} vs "
-                         f"{errors[k, k]:.2f})")
+            said, right = f"{errors[k, other]:.2f}", f"{errors[k, k]:.2f}"
+            if said == right:  # a near tie: a third place shows which is larger
+                said, right = f"{errors[k, other]:.3f}", f"{errors[k, k]:.3f}"
+            flags.append(f"says {NAMES[other]} for {NAMES[k]} ({said} vs {right})")
     return _summary(accuracy, informativeness, top, flags, errors, support)
 
 

@@ -170,9 +170,7 @@ def gold_only_lines(view: dict) -> list[str]:
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    def cell(value) -> str:
-        return "" if value is None else str(value).replace("|", "\\|")
+    """Rows as a padded GFM table (dfew_build.markdown), numbers right-aligned."""
+    from dfew_build.markdown import markdown_table as table
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return table(columns, [[r.get(c) for c in columns] for r in rows])

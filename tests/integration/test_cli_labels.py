@@ -9,6 +9,7 @@ from statsmodels.stats.tests import test_inter_rater as reference
 from dfew_build.db.models import Clip, Person
 from dfew_build.labels.demo import run_labels_demo
 from dfew_build.workspace import open_workspace
+from tests.unit.test_markdown import assert_aligned
 
 
 def _workspace(cli, tmp_path, clips, raters, durations=None):
@@ -210,6 +211,10 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
                     "## Annotator quality", "![Confusion matrices](annotator_confusion.png)"):
         assert heading in markdown
     assert "<table>" in (out / "report.html").read_text()
+    tables = [block for block in markdown.split("\n\n") if block.startswith("| ")]
+    assert len(tables) == 4  # kappa all, kappa single, Table 2, annotators
+    for table in tables:
+        assert_aligned(table)  # raw Markdown reads as a table (issue 17 item 6)
     # No OUT_DIR: WS/reports, where the demo writes it (issue 17).
     (reports / "report.md").unlink()
     default = cli("-w", root, "report")
