@@ -92,8 +92,11 @@ def test_per_category_hand_values_and_output_formats(cli, tmp_path):
                          "Krippendorff's alpha (nominal) = 0.5319"]
     assert table[6].split() == ["happy", "0.4167", "0.6571", "—", "substantial"]
     markdown = cli("-w", root, "kappa", "--raters", "3", "--format", "markdown").stdout
-    assert "| emotion | p | kappa | ci | band |" in markdown
-    assert "| neutral | 0.0000 | — | — | no vote for neutral |" in markdown
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("| ")]
+    assert rows[0] == ["emotion", "p", "kappa", "ci", "band"]
+    assert ["neutral", "0.0000", "—", "—", "no vote for neutral"] in rows
+    assert_aligned("\n".join(line for line in markdown.splitlines() if line.startswith("|")))
 
 
 def test_degenerate_kappa_is_explained(cli, tmp_path):
