@@ -78,9 +78,12 @@ def find_person(session: Session, name: str) -> Person | None:
 
 
 def _clean_name(name: str) -> str:
+    from dfew_build.names import check_name
+
     cleaned = normalize_name(name)
     if not cleaned:
         raise PeopleError("a person's name cannot be empty")
+    check_name(cleaned, "the name", PeopleError)  # no control or bidi characters
     if len(cleaned) > MAX_NAME_LENGTH:
         raise PeopleError(f"the name {cleaned[:40]!r}... is longer than {MAX_NAME_LENGTH} "
                           "characters; choose a shorter one")
