@@ -145,7 +145,12 @@ def add_person(session: Session, name: str, role: str, *,
 
 
 def get_person(session: Session, name: str) -> Person:
-    person = find_person(session, _clean_name(name))
+    # A lookup, not a new name: a person stored before names were checked (dfew_build.names)
+    # can still be found, deactivated or excluded. The message below shows the name escaped.
+    cleaned = normalize_name(name)
+    if not cleaned:
+        raise PeopleError("a person's name cannot be empty")
+    person = find_person(session, cleaned)
     if person is None:
         raise PeopleError(f"no person named {name!r}; see `dfew-build people list`")
     return person

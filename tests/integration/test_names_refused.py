@@ -112,3 +112,22 @@ def test_clips_import_and_votes_import_refuse_the_row(cli, ws, tmp_path):
         f"votes.csv line 3: the annotator name 'Ann\\x1b[31m' {ESC_TEXT}")
     assert "\x1b" not in result.output
     assert result.stdout.startswith("2 rows: imported 1,")
+
+
+def test_a_person_stored_before_the_check_can_still_be_managed(cli, ws):
+    """Names are checked when they enter; a row written earlier stays reachable by name, so
+    it can be deactivated or excluded (the messages show it escaped)."""
+    from dfew_build.db.models import Person
+    from dfew_build.workspace import open_workspace
+
+    workspace = open_workspace(ws)
+    with workspace.session() as session:
+        session.add(Person(name=ESC_NAME, role="annotator", active=True))
+    workspace.close()
+    result = cli("-w", ws, "people", "deactivate", ESC_NAME)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("deactivated 'Ann\\x1b[31m' (") and "\x1b" not in result.output
+    missing = cli("-w", ws, "people", "deactivate", "Bo\x1b[2J")
+    assert missing.exit_code == 1
+    assert missing.stderr == ("Error: no person named 'Bo\\x1b[2J'; see `dfew-build people "
+                              "list`\n")
