@@ -176,15 +176,16 @@ def paper_table(rows: list[tuple[str, dict]]) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    columns = list(table.columns)
-    lines = ["| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" if table[c].dtype == object else "---:"
-                            for c in columns) + "|"]
-    for _, row in table.iterrows():
-        cells = [("–" if v is None or (isinstance(v, float) and np.isnan(v))
-                  else f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The paper table as a padded GFM table: text columns left, numbers right (two
+    decimals), "–" for a recall without a test clip."""
+    from dfew_build.markdown import markdown_table
+
+    cells = [[("–" if v is None or (isinstance(v, float) and np.isnan(v))
+               else f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row]
+             for _, row in table.iterrows()]
+    right = [pd.api.types.is_numeric_dtype(table[c]) or bool(table[c].isna().all())
+             for c in table.columns]
+    return markdown_table(list(table.columns), cells, right) + "\n"
 
 
 def model_label(model: str, loss: str) -> str:
