@@ -75,11 +75,17 @@ class CliState:
         if self._workspace is None:
             from dfew_build.workspace import open_workspace
 
-            self._workspace = open_workspace(self.workspace_option)
+            self._workspace = open_workspace(self.workspace_option, warn=warn)
         return self._workspace
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def warn(line: str) -> None:
+    """A warning from opening the workspace (unknown dfew.toml keys, a password others may
+    read): once per command, on stderr so --json output stays clean."""
+    click.echo(line, err=True)
 
 
 def echo_json(data) -> None:
