@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from tests.browser.test_annotation_browser import _on_clip, _wait_until
 from tests.browser.test_pages_browser import live  # noqa: F401  (the fixture)
-from tests.browser.test_pages_browser import SHOTS, _log_in, _queue, _votes, _watch
+from tests.browser.conftest import SHOTS
+from tests.browser.test_pages_browser import _log_in, _queue, _votes, _watch
 
 # What has the keyboard focus: its id, "emotion-K" for an emotion button, else tag:text.
 FOCUSED_JS = """() => { const e = document.activeElement;

@@ -6,10 +6,7 @@ unmute, a 360x640 phone, and screenshots of the button states in $TMPDIR/dfew-sh
 
 from __future__ import annotations
 
-import os
 import statistics
-import tempfile
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,10 +14,9 @@ from sqlalchemy import select
 from annotation_server import Settings, create_app
 from dfew_build.db.models import Vote
 from tests.annotation_data import build_site
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import SHOTS, LiveServer
 from tests.browser.test_annotation_browser import _on_clip, _wait_until
 
-SHOTS = Path(os.environ.get("DFEW_SHOTS", Path(tempfile.gettempdir()) / "dfew-shots"))
 AA = 4.5
 
 # WCAG 2 contrast of an element's text on its own background (both opaque here).
@@ -300,6 +296,8 @@ def test_guidelines_from_the_workspace_without_raw_html(live, new_page):
     _log_in(page, server, site, "ann1")
     # Shown on the first clip page after login, and linked from every annotate page.
     assert "Our rules" in page.inner_text("#first-guidelines")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "first-visit.png"), full_page=True)
     page.goto(f"{server.url}/annotate")
     assert page.locator("#first-guidelines").count() == 0  # once
     page.click("#guidelines-link")
@@ -308,3 +306,7 @@ def test_guidelines_from_the_workspace_without_raw_html(live, new_page):
     assert "<script>alert(1)</script>" in page.inner_text("#guidelines")  # shown, not run
     assert page.locator("#guidelines script").count() == 0
     assert problems == []
+    (site.workspace.root / "guidelines.md").unlink()  # the default, as a campaign starts
+    page.reload()
+    assert "Angry or disgust?" in page.inner_text("#guidelines")
+    page.screenshot(path=str(SHOTS / "guidelines.png"), full_page=True)

@@ -16,7 +16,8 @@ from dfew_build.emotions import BY_CODE
 from tests.annotation_data import build_site
 from tests.browser.conftest import LiveServer
 from tests.browser.test_annotation_browser import _wait_until
-from tests.browser.test_pages_browser import SHOTS, _axe, _watch
+from tests.browser.conftest import SHOTS
+from tests.browser.test_pages_browser import _axe, _watch
 
 ANSWERS = (2, 7, 5)  # the three gold clips' known answers: sad, fear, surprise
 
@@ -109,12 +110,24 @@ def test_practice_round_by_keyboard_with_feedback_then_real_work(practice_live, 
     assert problems == []
 
 
-def test_practice_keys_send_one_vote_and_leave_typing_alone(practice_live, new_page):
+def test_practice_keys_send_one_vote_and_on_a_phone(practice_live, new_page):
     site, server, gold = practice_live
-    page = new_page()
+    page = new_page(viewport={"width": 360, "height": 640}, has_touch=True, is_mobile=True,
+                    device_scale_factor=2)
     problems = _watch(page)
     page.goto(f"{server.url}/login/{site.tokens['ann2']}")
+    page.click("#first-guidelines summary")  # read, folded away
     clip = _practice_clip(page)
+    # As on the annotator page: all seven buttons on a 360x640 screen, 44 px targets.
+    boxes = page.eval_on_selector_all("#practice-form button.emotion", """els => els.map(e =>
+        { const r = e.getBoundingClientRect();
+          return [r.top, r.bottom, r.right, r.width, r.height]; })""")
+    assert len(boxes) == 7
+    for top, bottom, right, width, height in boxes:
+        assert top >= 0 and bottom <= 640 and right <= 360 and min(width, height) >= 44
+    assert page.is_visible("#practice-form ~ .hint .tap-hint")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "practice-phone.png"))
     _playable(page)
     page.keyboard.press("r")  # replay is not a vote
     page.keyboard.press("x")  # nor is any other key
