@@ -104,8 +104,23 @@ def test_undo_in_place_shows_the_previous_clip_and_vote(live, new_page):
     _wait_until(page, "document.getElementById('progress-done').textContent === '1'")
     assert _wait_shown(page, second)["current"] is None
 
+    # Timed: key press to the previous clip's video shown and loaded (readyState >= 1).
+    page.evaluate(f"""() => {{
+        document.addEventListener('keydown', () => {{ window.pressed = performance.now(); }},
+                                  {{capture: true, once: true}});
+        const poll = setInterval(() => {{
+          const v = document.getElementById('clip-video');
+          if (window.pressed && v && v.dataset.clip === '{first}' && v.readyState >= 1) {{
+            window.undoMs = performance.now() - window.pressed;
+            clearInterval(poll);
+          }}
+        }}, 1);
+    }}""")
     page.keyboard.press("u")
     shown = _wait_shown(page, first)
+    _wait_until(page, "window.undoMs !== undefined")
+    print(f"\nundo: key press -> previous clip shown and loaded: "
+          f"{page.evaluate('window.undoMs'):.1f} ms")
     assert shown == {"clip": first, "form": first, "chosen": ["3"], "current": "neutral",
                      "title": f"Revise your vote on clip {first}", "done": "1",
                      "url": f"/annotate/clip/{first}?undo=1", "marker": True}

@@ -17,6 +17,7 @@ from tests.annotation_data import build_site
 from tests.browser.conftest import LiveServer
 from tests.browser.test_annotation_browser import _wait_until
 from tests.browser.conftest import SHOTS
+from tests.browser.test_keyboard_browser import BUTTONS, NAVIGATION, _tab_stops
 from tests.browser.test_pages_browser import _axe, _watch
 
 ANSWERS = (2, 7, 5)  # the three gold clips' known answers: sad, fear, surprise
@@ -82,6 +83,8 @@ def test_practice_round_by_keyboard_with_feedback_then_real_work(practice_live, 
             assert BY_CODE[pressed].name in feedback.inner_text()
         if step < 2:
             assert page.inner_text("h1") == f"Practice clip {step + 2} of 3"
+            if step == 0:  # tab order as on the annotator page: the buttons first
+                assert _tab_stops(page, 12) == NAVIGATION + BUTTONS
             page.screenshot(path=str(SHOTS / f"practice-{'right' if right else 'wrong'}.png"),
                             full_page=True)
         assert _axe(page, axe_source) == [], step
