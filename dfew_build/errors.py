@@ -90,3 +90,17 @@ class TrainingError(DfewError):
 
 class GoldError(DfewError):
     """A gold-clip mark or file that cannot be applied (the message says which and why)."""
+
+
+class Interrupted(DfewError, KeyboardInterrupt):
+    """A long stage stopped by Ctrl-C (SIGINT); still a KeyboardInterrupt, so code that
+    stops on one keeps doing so. ``str()`` says what finished and is saved;
+    ``resume`` is the command's own arguments that continue it (e.g. ``["train",
+    "--resume", RUN]``), or None when running the same command line again does only what
+    is missing. The CLI prints both and exits with status 130 (128 + SIGINT)."""
+
+    exit_code = 130
+
+    def __init__(self, done: str, resume: list[str] | None = None):
+        super().__init__(done)
+        self.resume = resume

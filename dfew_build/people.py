@@ -78,9 +78,12 @@ def find_person(session: Session, name: str) -> Person | None:
 
 
 def _clean_name(name: str) -> str:
+    from dfew_build.names import check_name
+
     cleaned = normalize_name(name)
     if not cleaned:
         raise PeopleError("a person's name cannot be empty")
+    check_name(cleaned, "the name", PeopleError)  # no control or bidi characters
     if len(cleaned) > MAX_NAME_LENGTH:
         raise PeopleError(f"the name {cleaned[:40]!r}... is longer than {MAX_NAME_LENGTH} "
                           "characters; choose a shorter one")
@@ -142,7 +145,12 @@ def add_person(session: Session, name: str, role: str, *,
 
 
 def get_person(session: Session, name: str) -> Person:
-    person = find_person(session, _clean_name(name))
+    # A lookup, not a new name: a person stored before names were checked (dfew_build.names)
+    # can still be found, deactivated or excluded. The message below shows the name escaped.
+    cleaned = normalize_name(name)
+    if not cleaned:
+        raise PeopleError("a person's name cannot be empty")
+    person = find_person(session, cleaned)
     if person is None:
         raise PeopleError(f"no person named {name!r}; see `dfew-build people list`")
     return person

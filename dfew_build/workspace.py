@@ -11,7 +11,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from dfew_build.errors import ConfigError, WorkspaceError
 
@@ -31,7 +31,8 @@ DEFAULT_CONFIG = """\
 
 # Leave empty for the workspace's own SQLite file (dfew.sqlite). For a shared server:
 #   database_url = "postgresql+psycopg://dfew@dbhost/dfew"
-# The DFEW_DATABASE_URL environment variable overrides this.
+# No password here (others may read this file): `init --database-url` puts it in
+# .dfew-database-password (mode 0600). The DFEW_DATABASE_URL environment variable overrides this.
 database_url = ""
 
 [ingest]
@@ -141,7 +142,57 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def load_config(path: Path) -> dict[str, Any]:
+def _known_keys() -> dict[tuple[str, ...], set[str]]:
+    """Per table (() is the top level): the keys dfew-build reads there, sub-tables included."""
+    known: dict[tuple[str, ...], set[str]] = {}
+    for keys in _SCHEMA:
+        for depth in range(len(keys)):
+            known.setdefault(keys[:depth], set()).add(keys[depth])
+    return known
+
+
+def unknown_key_warnings(path: Path, user: dict[str, Any]) -> list[str]:
+    """A warning for each key of the user's dfew.toml that dfew-build does not read (it is
+    kept, and ignored): a misspelling names the closest valid key (difflib), a key that
+    belongs in another table names that table."""
+    import difflib
+
+    known = _known_keys()
+    tables = {keys for keys in known if keys}
+    warnings = []
+
+    def walk(table: dict[str, Any], where: tuple[str, ...]) -> None:
+        valid = known.get(where, set())
+        for key, value in table.items():
+            here = where + (key,)
+            if key in valid:
+                if isinstance(value, dict) and here in tables:
+                    walk(value, here)
+                continue
+            section = f"[{'.'.join(where)}] " if where else "top level: "
+            kind = "table" if isinstance(value, dict) else "key"
+            close = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.75)
+            elsewhere = sorted(".".join(t) for t in known if key in known[t] and t != where)
+            # A key spelt right in the wrong table is likelier than a misspelling.
+            if elsewhere:
+                hint = f"{key} belongs in [{elsewhere[0]}]" if elsewhere[0] else \
+                    f"{key} belongs at the top level, above the first [table]"
+            elif close:
+                hint = f"did you mean {f'[{close[0]}]' if kind == 'table' else close[0]}?"
+            else:
+                hint = (f"valid {'tables and keys' if where == () else 'keys'} here: "
+                        f"{', '.join(sorted(valid))}")
+            warnings.append(f"warning: {path}: {section}unknown {kind} {key!r} is ignored; "
+                            f"{hint} (see docs/workspace.md)")
+
+    walk(user, ())
+    return warnings
+
+
+def load_config(path: Path, warnings: list[str] | None = None) -> dict[str, Any]:
+    """dfew.toml merged over the defaults, types and ranges checked (ConfigError names the
+    file, key and value). `warnings`, when given, receives one line per unknown key and for a
+    password kept in plain text."""
     try:
         user = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -168,6 +219,12 @@ def load_config(path: Path) -> dict[str, Any]:
                           "docs/annotation.md")
     if config["annotation"]["practice_clips"] < 0:
         raise ConfigError(f"{path}: annotation.practice_clips must be 0 (no practice) or more")
+    if warnings is not None:
+        from dfew_build.db.password import plain_text_warning, url_has_password
+
+        warnings += unknown_key_warnings(path, user)
+        if url_has_password(config["database_url"]):
+            warnings += plain_text_warning(path)
     return config
 
 
@@ -187,6 +244,11 @@ def _absolute_sqlite(url: str, root: Path) -> str:
 class Workspace:
     root: Path
     config: dict[str, Any]
+    # What opening the workspace found worth saying (unknown dfew.toml keys, a password in
+    # plain text); the CLI prints them once, to stderr.
+    warnings: list[str] = field(default_factory=list)
+    # From WS/.dfew-database-password (dfew_build.db.password); never in dfew.toml.
+    _password: str | None = field(default=None, repr=False)
     _engine: Any = field(default=None, repr=False)
     _sessions: Any = field(default=None, repr=False)
 
@@ -196,8 +258,25 @@ class Workspace:
 
     @property
     def database_url(self) -> str:
-        url = os.environ.get(DATABASE_URL_ENV) or self.config.get("database_url") or ""
+        """DFEW_DATABASE_URL as it is, else dfew.toml's database_url completed with the
+        password file's password, else WS/dfew.sqlite. Holds the password: show it only
+        through db.session.redact_url."""
+        url = os.environ.get(DATABASE_URL_ENV)
+        if not url:
+            url = self.config.get("database_url") or ""
+            if url and self._password is not None:
+                from dfew_build.db.password import with_password
+
+                url = with_password(url, self._password)
         return _absolute_sqlite(url, self.root) if url else _sqlite_url(self.root / SQLITE_NAME)
+
+    @property
+    def password_path(self) -> Path | None:
+        """WS/.dfew-database-password when the workspace keeps its password there."""
+        from dfew_build.db.password import PASSWORD_FILE
+
+        path = self.root / PASSWORD_FILE
+        return path if path.is_file() else None
 
     @property
     def clips_dir(self) -> Path:
@@ -254,8 +333,11 @@ class Workspace:
             self._sessions = None
 
 
-def init_workspace(path: Path, database_url: str | None = None) -> tuple[Workspace, bool]:
-    """Create (or complete) a workspace at path. Returns it and whether dfew.toml was new."""
+def init_workspace(path: Path, database_url: str | None = None,
+                   warn: Callable[[str], None] | None = None) -> tuple[Workspace, bool]:
+    """Create (or complete) a workspace at path. Returns it and whether dfew.toml was new.
+    A password in `database_url` goes to WS/.dfew-database-password (0600), not dfew.toml.
+    `warn` gets each warning line (see open_workspace) before the database is opened."""
     root = Path(path).expanduser().resolve()
     if root.exists() and not root.is_dir():
         raise WorkspaceError(f"{root} exists and is not a folder; choose another path")
@@ -270,19 +352,45 @@ def init_workspace(path: Path, database_url: str | None = None) -> tuple[Workspa
             if database_url:
                 import tomli_w
 
-                text = text.replace('database_url = ""',
-                                    tomli_w.dumps({"database_url": database_url}).strip(), 1)
+                from dfew_build.db.password import PASSWORD_FILE, split_password, \
+                    write_password
+
+                # The password goes to a 0600 file, never into dfew.toml (others may read it).
+                bare, password = split_password(database_url)
+                line = tomli_w.dumps({"database_url": bare}).strip()
+                if password is not None:
+                    write_password(root, password)
+                    line = f"# The password is in {PASSWORD_FILE} (mode 0600).\n{line}"
+                text = text.replace('database_url = ""', line, 1)
             config_path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise WorkspaceError(f"cannot create the workspace at {root}: {exc.strerror}") from None
-    config = load_config(config_path)
-    if not created and database_url and config.get("database_url") != database_url:
+    workspace = _load(root, warn)
+    from dfew_build.db.password import same_database
+
+    if not created and database_url and not same_database(
+            workspace.config.get("database_url") or "", workspace._password, database_url):
+        from dfew_build.db.session import redact_url
+
         raise WorkspaceError(
-            f"{config_path} already names database_url = {config.get('database_url')!r}; "
-            "edit the file to change it")
-    workspace = Workspace(root, config)
+            f"{config_path} already names database_url = "
+            f"{redact_url(workspace.config.get('database_url') or '')!r}; edit the file to "
+            "change it")
     workspace.migrate()
     return workspace, created
+
+
+def _load(root: Path, warn: Callable[[str], None] | None = None) -> Workspace:
+    """The workspace at root with its config, password and warnings (not migrated)."""
+    from dfew_build.db.password import read_password
+
+    warnings: list[str] = []
+    config = load_config(root / CONFIG_NAME, warnings)
+    password, password_warnings = read_password(root)
+    warnings += password_warnings
+    for line in warnings if warn else ():
+        warn(line)
+    return Workspace(root, config, warnings=warnings, _password=password)
 
 
 def find_workspace_root(explicit: str | os.PathLike | None = None,
@@ -305,8 +413,13 @@ def find_workspace_root(explicit: str | os.PathLike | None = None,
         f"or set {WORKSPACE_ENV}=PATH")
 
 
-def open_workspace(explicit: str | os.PathLike | None = None) -> Workspace:
+def open_workspace(explicit: str | os.PathLike | None = None,
+                   warn: Callable[[str], None] | None = None) -> Workspace:
+    """The workspace (find_workspace_root), its database migrated to the current schema.
+    Its `warnings` list unknown dfew.toml keys and a password others may read; `warn`, when
+    given, gets each line before the database is opened (so a caller can show them even
+    when the database then fails)."""
     root = find_workspace_root(explicit)
-    workspace = Workspace(root, load_config(root / CONFIG_NAME))
+    workspace = _load(root, warn)
     workspace.migrate()
     return workspace

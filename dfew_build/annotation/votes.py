@@ -47,6 +47,7 @@ from dfew_build.csvoutput import unquote_cell
 from dfew_build.db.models import Clip, Person, Vote
 from dfew_build.emotions import BY_CODE, NAMES, parse_emotion
 from dfew_build.errors import VoteError
+from dfew_build.names import name_problem
 from dfew_build.people import normalize_name
 
 COLUMNS = ("clip_id", "annotator", "emotion")
@@ -140,6 +141,9 @@ class _Lookups:
             name = normalize_name(unquote_cell(raw.strip()))
         if not name:
             return "annotator is empty"
+        problem = name_problem(name, "the annotator name")
+        if problem:  # printed raw in the `people add` hint below, it would reach the terminal
+            return problem
         found = self.people.get(name)
         if found is None:
             return (f"unknown annotator {name!r}; add them with `dfew-build people add "

@@ -9,6 +9,7 @@ from dfew_build.errors import TrainingError
 OPTIMIZERS = ("sgd", "adam")
 INPUTS = ("tensors", "frames")
 SELECT = ("last", "best")
+KEEP = ("best", "last", "both")
 DEVICES = ("cpu", "cuda")
 SCHEDULERS = ("plateau", "exponential", "step")
 DEFAULT_LR = {"sgd": 0.01, "adam": 1e-4}
@@ -91,7 +92,12 @@ class TrainConfig:
     # Also train on the scheme's clips that have no single label, by their plurality vote
     # (schemes made with `folds --subset all`).
     plurality: bool = False
-    select: str = "last"                # the epoch whose predictions are reported
+    # The epoch whose predictions are reported; None: --keep's when it is best or last,
+    # else last.
+    select: str | None = None
+    # The checkpoints that stay once a fold has finished: best, last or both; None: the
+    # one `select` reports (a reported result can always be re-scored).
+    keep: str | None = None
     ldl: bool = False                   # + KL to the clip's vote distribution (losses.WithLDL)
     ldl_weight: float | None = None     # its weight: 1 (1/C with combo) when None
     combo_alpha: float = 0.5            # LFER-LDL combo loss α and β
@@ -148,6 +154,22 @@ def input_size(config: TrainConfig) -> int:
     return int(config.size) if config.size is not None else model_input_size(config.model)
 
 
+def resolve_keep(config: TrainConfig) -> TrainConfig:
+    """``select`` and ``keep`` filled in from each other (see TrainConfig); TrainingError
+    when ``keep`` would delete the checkpoint ``select`` reports."""
+    if config.keep is not None and config.keep not in KEEP:
+        raise TrainingError(f"--keep must be one of {', '.join(KEEP)}, got {config.keep!r}")
+    select = config.select or (config.keep if config.keep in SELECT else "last")
+    if select not in SELECT:
+        raise TrainingError(f"--select must be one of {', '.join(SELECT)}, got {select!r}")
+    keep = config.keep or select
+    if keep not in ("both", select):
+        raise TrainingError(
+            f"--keep {keep} would delete {select}.pt, the checkpoint whose result --select "
+            f"{select} reports: use --select {keep}, or --keep both")
+    return replace(config, select=select, keep=keep)
+
+
 def validate(config: TrainConfig) -> TrainConfig:
     """Raise TrainingError naming the bad value and the choices; returns the config with
     ``size`` resolved (the model's reference input size when it was None)."""
@@ -164,6 +186,7 @@ def validate(config: TrainConfig) -> TrainConfig:
                             f"{', '.join(list_losses())}")
     if config.fold != "all" and not (isinstance(config.fold, int) and config.fold >= 1):
         raise TrainingError(f"--fold must be a fold number 1..k or 'all', got {config.fold!r}")
+    config = resolve_keep(config)
     for name, choices in (("optimizer", OPTIMIZERS), ("input", INPUTS), ("select", SELECT),
                           ("device", DEVICES), ("scheduler", SCHEDULERS)):
         if getattr(config, name) not in choices:

@@ -24,6 +24,7 @@ from dfew_build.bench.config import TrainConfig, validate
 from dfew_build.bench.data import load_labelled_clips, split_fold
 from dfew_build.bench.metrics import absent_note, fold_headline, headline_text, summarize
 from dfew_build.errors import TrainingError
+from dfew_build.tempfiles import temp_path
 
 # Settings a resumed run may change: they do not change what is computed.
 RESUME_OVERRIDES = ("epochs", "device", "workers", "amp")
@@ -67,11 +68,7 @@ def _labelled(workspace, config: TrainConfig) -> pd.DataFrame:
 
 
 def _resumed_config(workspace, name: str, overrides: dict) -> TrainConfig:
-    folder = runs.run_dir(workspace, name)
-    if not (folder / "config.json").is_file():
-        raise TrainingError(f"no run {name!r} to resume: {folder / 'config.json'} not found "
-                            f"(runs are in {workspace.runs_dir})")
-    config = TrainConfig.from_dict(runs.read_json(folder / "config.json"))
+    config = TrainConfig.from_dict(runs.run_config(workspace, name, action="to resume"))
     changes = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES and v is not None}
     return replace(config, **changes)
 
@@ -99,11 +96,10 @@ def train(workspace, config: TrainConfig | None = None, *, resume: str | None = 
 
 
 def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
-    from dfew_build.bench.train import deterministic, train_fold
+    from dfew_build.bench.train import check_buildable, check_fold
 
     rank, world_size, _local_rank = dist
     table = _labelled(workspace, config)
-    # Every split is checked before the run folder exists, so a refused run leaves nothing.
     folds = sorted(int(f) for f in table["fold"].unique()) if config.fold == "all" \
         else [config.fold]
     splits = {k: split_fold(table, k) for k in folds}
@@ -112,8 +108,29 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
                       if rank == 0 else None)
     name = _from_rank0(name, world_size)
     base = runs.run_dir(workspace, name)
+    # Everything a run can be refused for is checked before its folder exists (every fold's
+    # data, the model, loss and --init-from), so a refused run leaves nothing behind.
+    check_buildable(workspace, config)
+    for k in folds:
+        check_fold(workspace, replace(config, fold=k), *splits[k],
+                   run_dir=base if config.fold != "all" else base / f"fold{k}",
+                   resume=bool(resume))
     if rank == 0:
+        runs.remove_stale_temporaries(workspace)  # what a killed train or evaluate left
         base.mkdir(parents=True, exist_ok=True)
+    try:
+        return _run_folds(workspace, config, name, base, folds, splits, resume, dist,
+                          progress, on_epoch_end)
+    except KeyboardInterrupt:
+        raise _interrupted(workspace, config, name, base, folds, created=not resume,
+                           writer=rank == 0) from None
+
+
+def _run_folds(workspace, config, name, base, folds, splits, resume, dist, progress,
+               on_epoch_end) -> dict:
+    from dfew_build.bench.train import deterministic, train_fold
+
+    rank = dist[0]
     kwargs = {"progress": progress, "on_epoch_end": on_epoch_end, "dist": dist,
               "resume": bool(resume)}
     with deterministic(config.deterministic):
@@ -138,6 +155,54 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
     return {"run": name, "run_dir": base, "metrics": metrics}
 
 
+def _fold_state(folder: Path) -> tuple[bool, int]:
+    """(finished, epochs saved in last.pt) of one fold's run folder."""
+    if (folder / "metrics.json").is_file():
+        return True, 0
+    if not (folder / "last.pt").is_file():
+        return False, 0
+    import torch
+
+    try:  # mmap: only the epoch number is read, not the weights
+        state = torch.load(folder / "last.pt", map_location="cpu", weights_only=True,
+                           mmap=True)
+        return False, int(state.get("epoch", 0))
+    except Exception:  # a checkpoint torch cannot read: resuming will say so
+        return False, 0
+
+
+def _interrupted(workspace, config: TrainConfig, name: str, base: Path, folds: list[int], *,
+                 created: bool, writer: bool):
+    """The Interrupted error of a Ctrl-C in `train`: folds finished, epochs saved, and the
+    `train --resume` that continues. A new run that saved nothing is removed (it would
+    only be a folder that `evaluate` cannot use); the same command starts it again."""
+    import shutil
+
+    from dfew_build.errors import Interrupted
+
+    single = config.fold != "all"
+    states = {k: _fold_state(base if single else base / f"fold{k}") for k in folds}
+    finished = [k for k in folds if states[k][0]]
+    current = next((k for k in folds if not states[k][0]), None)
+    saved = states[current][1] if current is not None else 0
+    if created and writer and not finished and not saved:
+        shutil.rmtree(base, ignore_errors=True)
+        return Interrupted(f"stopped in epoch 1 of {config.epochs}"
+                           + ("" if single else f" of fold {current}")
+                           + f", before any epoch finished: nothing to keep, so the run "
+                             f"folder {base} is removed")
+    epochs = f"epochs 1-{saved} of {config.epochs}" if saved > 1 else \
+        f"epoch 1 of {config.epochs}" if saved else f"no epoch of {config.epochs}"
+    if single:
+        done = f"stopped in epoch {saved + 1} of {config.epochs}: {epochs} saved in {base}"
+    else:
+        done = (f"stopped in fold {current} of folds {', '.join(map(str, folds))}: "
+                + (f"fold{'s' if len(finished) > 1 else ''} "
+                   f"{', '.join(map(str, finished))} finished, " if finished else "")
+                + f"fold {current} has {epochs} saved, in {base}")
+    return Interrupted(done, resume=["train", "--resume", name])
+
+
 def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list[int]) -> dict:
     """The k-fold result as summary.csv/summary.md in the layout of the paper's Tables 4–6:
     each fold, their **mean** — the headline, as DFEW's official code, DFER-CLIP and
@@ -148,7 +213,7 @@ def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list
     per_fold = [runs.read_json(base / f"fold{k}" / "metrics.json") for k in folds]
     pooled_predictions = pd.concat([runs.read_predictions(base / f"fold{k}" / "predictions.csv")
                                     for k in folds], ignore_index=True)
-    tmp = base / ".predictions.csv.tmp"
+    tmp = temp_path(base / "predictions.csv")
     pooled_predictions.to_csv(tmp, index=False)
     os.replace(tmp, base / "predictions.csv")
     pooled = summarize(pooled_predictions["label"] - 1, pooled_predictions["prediction"] - 1)
@@ -157,7 +222,7 @@ def aggregate(workspace, base: Path, name: str, config: TrainConfig, folds: list
     table = runs.paper_table([(label, m) for m in per_fold]
                              + [(label, result["mean"]), (label, result["sd"]), (label, pooled)])
     table.insert(1, "Split", [f"fd{k}" for k in folds] + ["mean", "sd", "pooled"])
-    tmp = base / ".summary.csv.tmp"
+    tmp = temp_path(base / "summary.csv")
     table.to_csv(tmp, index=False)
     os.replace(tmp, base / "summary.csv")
     notes = [f"fd{m['fold']}: {absent_note(m)}" for m in per_fold if absent_note(m)]
@@ -233,16 +298,16 @@ def evaluate_run(workspace, name: str, *, on=None, fold: int | None = None,
     from dfew_build.bench.train import build_model, dataset_factory, evaluate, snippet_filter_on
 
     folder = runs.run_dir(workspace, name)
-    if not (folder / "config.json").is_file():
-        raise TrainingError(f"no run {name!r}: {folder / 'config.json'} not found")
-    config = TrainConfig.from_dict(runs.read_json(folder / "config.json"))
+    config = TrainConfig.from_dict(runs.run_config(workspace, name))
     if config.fold == "all":
         raise TrainingError(f"{name!r} is a run over all folds: evaluate one fold's run, "
                             f"e.g. {name}/fold1")
-    which = checkpoint or config.select
+    which = checkpoint or config.select or "last"
     if which not in ("best", "last"):
         raise TrainingError(f"--checkpoint must be best or last, got {which!r}")
-    state = ckpt.load_checkpoint(folder / f"{which}.pt", model_name=config.model)
+    runs.remove_stale_temporaries(workspace)
+    state = ckpt.load_checkpoint(runs.checkpoint_path(workspace, name, which, config.keep),
+                                 model_name=config.model)
     target = on or workspace
     config = replace(config, device=device, workers=config.workers if workers is None else workers,
                      snippet_filter=config.snippet_filter if snippet_filter is None

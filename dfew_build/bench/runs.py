@@ -23,6 +23,7 @@ import pandas as pd
 
 from dfew_build.emotions import NAMES
 from dfew_build.errors import TrainingError
+from dfew_build.tempfiles import remove_stale, temp_path
 
 PAPER_NAMES = {"resnet3d_18": "3D Resnet18", "r3d_18": "R3D18", "r2plus1d_18": "R(2+1)D-18",
                "mc3_18": "MC3-18", "c3d": "C3D", "c3d_bn": "C3D (BN)", "p3d": "P3D",
@@ -35,7 +36,7 @@ LOSS_SUFFIX = {"ce": "", "center": ", center loss", "ecstfl": ", EC-STFL",
 
 
 def write_json(path: Path, data) -> None:
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp")
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
@@ -73,6 +74,59 @@ def run_dir(workspace, name: str) -> Path:
     return workspace.runs_dir / name
 
 
+def run_config(workspace, name: str, *, action: str = "") -> dict:
+    """The config.json of run ``name``. TrainingError when there is no such run, or its
+    folder has no config.json: an empty folder (left by a ``train`` that was refused
+    before this version checked everything first) is named as such, with the fix.
+    ``action`` words the not-found case ("to resume")."""
+    folder = run_dir(workspace, name)
+    config = folder / "config.json"
+    if config.is_file():
+        return read_json(config)
+    if folder.is_dir():
+        if not any(folder.iterdir()):
+            raise TrainingError(
+                f"run {name!r} is an empty folder ({folder}): a `train` that stopped before "
+                f"its first epoch left it; nothing is lost by deleting it: rm -r {folder}")
+        raise TrainingError(
+            f"run {name!r} has no config.json ({folder} holds "
+            f"{', '.join(sorted(p.name for p in folder.iterdir())[:5])} but no config.json): "
+            f"it is not a dfew-build run folder; move it out of {workspace.runs_dir}")
+    raise TrainingError(f"no run {name!r}{' ' + action if action else ''}: {config} not "
+                        f"found" + (f" (runs are in {workspace.runs_dir})" if action else ""))
+
+
+def checkpoint_path(workspace, name: str, which: str, keep: str | None = None) -> Path:
+    """``{run}/{which}.pt``; TrainingError saying why it is not there: removed by ``--keep``
+    (use the other), or the run stopped before its first epoch ended (resume it)."""
+    folder = run_dir(workspace, name)
+    path = folder / f"{which}.pt"
+    if path.is_file():
+        return path
+    other = "last" if which == "best" else "best"
+    if (folder / f"{other}.pt").is_file():
+        why = f" (the run kept only {other}.pt: --keep {keep})" if keep else ""
+        raise TrainingError(f"run {name!r} has no {which}.pt{why}; use --checkpoint {other}")
+    raise TrainingError(
+        f"run {name!r} has no checkpoint: it stopped before its first epoch ended; continue "
+        f"it with `dfew-build train --resume {name}`, or delete {folder}")
+
+
+def kept_checkpoint(workspace, name: str) -> Path:
+    """A run's weights for ``--init-from RUN``: best.pt, else last.pt."""
+    folder = run_dir(workspace, name)
+    run_config(workspace, name)
+    if (folder / "best.pt").is_file():
+        return folder / "best.pt"
+    return checkpoint_path(workspace, name, "last")
+
+
+def remove_stale_temporaries(workspace) -> list[Path]:
+    """Delete the temporaries a killed ``train`` or ``evaluate`` left in WS/runs/ (their
+    writer pid is gone; see ``dfew_build.tempfiles``)."""
+    return remove_stale(workspace.runs_dir, recursive=True)
+
+
 # -- metrics.csv ----------------------------------------------------------------------------
 
 def append_metrics_row(path: Path, row: dict) -> None:
@@ -99,7 +153,7 @@ def truncate_metrics(path: Path, last_epoch: int) -> None:
     table = pd.read_csv(path)
     kept = table[table["epoch"] <= last_epoch]
     if len(kept) != len(table):
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = temp_path(path)
         kept.to_csv(tmp, index=False)
         os.replace(tmp, path)
 
@@ -120,7 +174,7 @@ def write_predictions(path: Path, result: dict, fold_of=None) -> None:
     })
     for i, name in enumerate(NAMES):
         table[f"p_{name}"] = probs[:, i].round(6) if len(probs) else []
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temp_path(path)
     table.to_csv(tmp, index=False)
     os.replace(tmp, path)
 
@@ -176,15 +230,16 @@ def paper_table(rows: list[tuple[str, dict]]) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    columns = list(table.columns)
-    lines = ["| " + " | ".join(columns) + " |",
-             "|" + "|".join("---" if table[c].dtype == object else "---:"
-                            for c in columns) + "|"]
-    for _, row in table.iterrows():
-        cells = [("–" if v is None or (isinstance(v, float) and np.isnan(v))
-                  else f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The paper table as a padded GFM table: text columns left, numbers right (two
+    decimals), "–" for a recall without a test clip."""
+    from dfew_build.markdown import markdown_table
+
+    cells = [[("–" if v is None or (isinstance(v, float) and np.isnan(v))
+               else f"{v:.2f}" if isinstance(v, float) else str(v)) for v in row]
+             for _, row in table.iterrows()]
+    right = [pd.api.types.is_numeric_dtype(table[c]) or bool(table[c].isna().all())
+             for c in table.columns]
+    return markdown_table(list(table.columns), cells, right) + "\n"
 
 
 def model_label(model: str, loss: str) -> str:

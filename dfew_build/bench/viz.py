@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from dfew_build.emotions import EMOTIONS, NAMES
+from dfew_build.tempfiles import temp_path
 
 
 def _pyplot():
@@ -26,7 +27,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    tmp = temp_path(path, keep_suffix=True)  # matplotlib picks the format from the suffix
     fig.savefig(tmp, dpi=120, bbox_inches="tight")
     os.replace(tmp, path)
 

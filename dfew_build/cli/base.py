@@ -10,13 +10,29 @@ import click
 
 
 class DfewGroup(click.Group):
-    """A click group that shows library errors as one clear line, never a traceback."""
+    """A click group that shows library errors as one clear line, never a traceback, and a
+    Ctrl-C in a long stage as what finished plus the command that resumes (status 130)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)
+        rest = super().parse_args(ctx, args)
+        # The group's own options (-w PATH …): what comes before the subcommand.
+        ctx.meta["dfew.argv"] = given
+        # What click returns is the subcommand's arguments; the subcommand's name precedes.
+        ctx.meta["dfew.global_args"] = given[:max(0, len(given) - len(rest) - 1)]
+        return rest
 
     def invoke(self, ctx: click.Context):
-        from dfew_build.errors import DfewError
+        from dfew_build.errors import DfewError, Interrupted
 
         try:
             return super().invoke(ctx)
+        except Interrupted as exc:
+            click.echo(interrupted_message(ctx, exc), err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:  # a stage that does not say more: still no traceback
+            click.echo("\ninterrupted", err=True)
+            ctx.exit(130)
         except DfewError as exc:
             raise click.ClickException(str(exc)) from None
         except Exception as exc:
@@ -27,6 +43,18 @@ class DfewGroup(click.Group):
                     f"database error: {getattr(exc, 'orig', exc)}; check that the database "
                     "named by DFEW_DATABASE_URL or dfew.toml is reachable") from None
             raise
+
+
+def interrupted_message(ctx: click.Context, exc) -> str:
+    """'interrupted: WHAT FINISHED' and 'resume with: dfew-build …', the command line as
+    given (quoted for a POSIX shell), or with the stage's own resume arguments."""
+    import shlex
+
+    meta = ctx.find_root().meta
+    args = meta.get("dfew.argv", [])
+    if exc.resume is not None:
+        args = [*meta.get("dfew.global_args", []), *exc.resume]
+    return f"\ninterrupted: {exc}\nresume with: {shlex.join(['dfew-build', *args])}"
 
 
 def _is_operational(exc: Exception) -> bool:
@@ -47,11 +75,17 @@ class CliState:
         if self._workspace is None:
             from dfew_build.workspace import open_workspace
 
-            self._workspace = open_workspace(self.workspace_option)
+            self._workspace = open_workspace(self.workspace_option, warn=warn)
         return self._workspace
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def warn(line: str) -> None:
+    """A warning from opening the workspace (unknown dfew.toml keys, a password others may
+    read): once per command, on stderr so --json output stays clean."""
+    click.echo(line, err=True)
 
 
 def echo_json(data) -> None:

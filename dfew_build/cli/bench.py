@@ -115,9 +115,14 @@ def _pm(value, sd) -> str:
 @click.option("--plurality", is_flag=True,
               help="Also train on the scheme's clips without a single label, by their "
                    "plurality vote (for folds made with --subset all).")
-@click.option("--select", type=click.Choice(["last", "best"]), default="last",
-              show_default=True,
-              help="Report the last epoch, or the epoch with the best test UAR.")
+@click.option("--select", type=click.Choice(["last", "best"]),
+              help="Report the last epoch, or the epoch with the best test UAR [default: "
+                   "--keep's checkpoint when it is best or last, else last].")
+@click.option("--keep", type=click.Choice(["best", "last", "both"]),
+              help="Checkpoints that stay once a fold has finished [default: the one "
+                   "--select reports]. best.pt holds weights only; last.pt also the "
+                   "optimiser state, so only a run that kept it can go on for more epochs "
+                   "with --resume.")
 @click.option("--snippet-filter/--no-snippet-filter", default=None,
               help="NR-DFERNet's snippet-based filter at evaluation [default: on for "
                    "nr_dfernet]; both results are reported either way.")
@@ -129,7 +134,7 @@ def _pm(value, sd) -> str:
 @pass_state
 def train(state, model, loss, ldl, ldl_weight, combo_alpha, combo_beta, lambda_, fold, scheme,
           epochs, batch_size, lr, optimizer, weight_decay, scheduler, lr_gamma, lr_step,
-          patience, device, amp, input_, size, workers, balanced, plurality, select,
+          patience, device, amp, input_, size, workers, balanced, plurality, select, keep,
           snippet_filter, seed, init_from, resume, dry_run, as_json) -> None:
     """Train a benchmark model on the workspace's folds (DFEW §4).
 
@@ -137,9 +142,10 @@ def train(state, model, loss, ldl, ldl_weight, combo_alpha, combo_beta, lambda_,
     --fold all and writes the per-fold, mean and pooled UAR/WAR in the layout of DFEW's
     tables. nr_dfernet, former_dfer and lfer_ldl default to their papers' recipes
     (optimizer, lr and schedule, batch, epochs, input); any option given wins. Results go
-    to WS/runs/RUN/ (config.json, metrics.csv, best.pt/last.pt,
+    to WS/runs/RUN/ (config.json, metrics.csv, last.pt and/or best.pt as --keep says,
     predictions.csv, confusion.png, tsne.png) and to the `run` table. Needs the tensor
-    store (`dfew-build preprocess`) and folds (`dfew-build folds`).
+    store (`dfew-build preprocess`) and folds (`dfew-build folds`). Everything is checked
+    before the run folder is made; Ctrl-C says what is saved and the command that resumes.
 
     \b
     Multi-GPU: torchrun --nproc_per_node 4 $(which dfew-build) train --device cuda --amp ...
@@ -167,8 +173,8 @@ def train(state, model, loss, ldl, ldl_weight, combo_alpha, combo_beta, lambda_,
             scheduler=scheduler, lr_gamma=lr_gamma, lr_step=lr_step, patience=patience,
             device=device or "cpu", amp=bool(amp), input=input_, size=size,
             workers=default_workers() if workers is None else workers, balanced=balanced,
-            plurality=plurality, select=select, snippet_filter=snippet_filter, seed=seed,
-            init_from=init_from)
+            plurality=plurality, select=select, keep=keep, snippet_filter=snippet_filter,
+            seed=seed, init_from=init_from)
     if dry_run:
         if config is None:
             raise TrainingError("--dry-run checks a new configuration; leave out --resume")

@@ -162,6 +162,7 @@ def annotators(state, as_json) -> None:
     click.echo("loo_agreement: share of votes equal to the majority of the other votes on "
                "the clip; ds_accuracy: Dawid-Skene P(says the true emotion); gold_*: votes "
                "on gold check clips (dfew-build clips gold), which count nowhere else")
+    click.echo(render.ANNOTATOR_LEGEND)
 
 
 @click.command()

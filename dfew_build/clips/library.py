@@ -113,8 +113,11 @@ def _movies_by_file_name(session: Session, name: str) -> list[Movie]:
 
 
 def clean_name(name: str) -> str:
-    """A person's name as stored and compared: NFC, runs of whitespace as one space."""
-    return normalize_name(name)
+    """An extractor's name as stored and compared: NFC, runs of whitespace as one space.
+    ClipError for a name holding a control or bidi character (dfew_build.names)."""
+    from dfew_build.names import check_name
+
+    return check_name(normalize_name(name), "the extractor name", ClipError)
 
 
 def find_extractor(session: Session, name: str) -> Person | None:

@@ -11,6 +11,9 @@ from dfew_build.emotions import EMOTIONS, NAMES
 
 # Confusion heatmaps drawn at most (the least accurate annotators first).
 MAX_HEATMAPS = 24
+# A confusion row is drawn when the annotator saw at least about one clip of that true
+# emotion (expected count under the Dawid-Skene posteriors); otherwise it says "not seen".
+SEEN_MIN_SUPPORT = 0.5
 
 
 def _figure(width: float, height: float):
@@ -111,26 +114,69 @@ def annotator_agreement(annotators: list[dict], path: Path) -> Path:
     return _save(figure, path)
 
 
+def confusion_shown(annotator: dict) -> np.ndarray:
+    """The matrix a heatmap draws: float [7, 7], rows true emotion, columns answered (DFEW
+    order), P(answered | true) in 0..1, with NaN rows for the emotions the annotator never
+    saw (expected clips `support` below SEEN_MIN_SUPPORT). Dawid-Skene smoothing gives such
+    a row a uniform 1/7 that is no data. Without `support` every row counts as seen."""
+    matrix = np.array(annotator["confusion"], dtype=float)
+    support = annotator.get("support")
+    if support is not None:
+        matrix[np.asarray(support, dtype=float) < SEEN_MIN_SUPPORT] = np.nan
+    return matrix
+
+
 @_user_text_safe
 def annotator_confusion(annotators: list[dict], path: Path) -> Path:
-    """Dawid-Skene confusion matrices (rows: true emotion, columns: answered)."""
+    """Dawid-Skene confusion matrices (rows: true emotion with the clips seen, columns:
+    answered), the rate in every cell and one colour scale for all; rows of emotions an
+    annotator never saw are grey and say "not seen"."""
     shown = sorted(annotators, key=lambda a: a["ds_accuracy"])[:MAX_HEATMAPS]
     shown.sort(key=lambda a: a["annotator"])
     columns = min(4, len(shown))
     rows = -(-len(shown) // columns)
-    figure = _figure(3.2 * columns, 3.0 * rows + 0.4)
+    figure = _figure(3.3 * columns + 0.9, 3.3 * rows + 0.5)
     short = [name[:3] for name in NAMES]
+    cmap = _viridis_with_grey()
+    image = None
     for i, annotator in enumerate(shown):
         axes = figure.add_subplot(rows, columns, i + 1)
-        axes.imshow(np.asarray(annotator["confusion"]), vmin=0, vmax=1, cmap="viridis")
+        matrix = confusion_shown(annotator)
+        unseen = np.isnan(matrix[:, 0])
+        image = axes.imshow(np.ma.masked_invalid(matrix), vmin=0, vmax=1, cmap=cmap)
+        for t in range(len(NAMES)):
+            if unseen[t]:
+                axes.text(len(NAMES) / 2 - 0.5, t, "not seen", ha="center", va="center",
+                          fontsize=6.5, color="#555555")
+                continue
+            for j in range(len(NAMES)):
+                value = matrix[t, j]
+                # Two places without the leading zero keep seven cells readable in a row.
+                text = "1" if value >= 0.995 else f"{value:.2f}"[1:]
+                axes.text(j, t, text, ha="center", va="center", fontsize=6,
+                          color="black" if value > 0.6 else "white")
         axes.set_title(annotator["annotator"], fontsize=9)
         axes.set_xticks(range(len(NAMES)), short, fontsize=7, rotation=90)
-        axes.set_yticks(range(len(NAMES)), short, fontsize=7)
+        support = annotator.get("support")
+        ticks = short if support is None else [f"{name} ({s:.0f})"
+                                               for name, s in zip(short, support)]
+        axes.set_yticks(range(len(NAMES)), ticks, fontsize=7)
         if i % columns == 0:
-            axes.set_ylabel("true", fontsize=8)
+            axes.set_ylabel("true (clips seen)", fontsize=8)
         axes.set_xlabel("answered", fontsize=8)
     title = "Dawid-Skene confusion matrices"
     if len(annotators) > len(shown):
         title += f" (the {len(shown)} least accurate of {len(annotators)})"
     figure.suptitle(title)
-    return _save(figure, path)
+    figure.tight_layout(rect=(0, 0, 1 - 0.9 / figure.get_figwidth(), 1))
+    bar = figure.add_axes((1 - 0.75 / figure.get_figwidth(), 0.15,
+                           0.18 / figure.get_figwidth(), 0.7))
+    figure.colorbar(image, cax=bar, label="P(answered | true)")
+    figure.savefig(path, format="png", bbox_inches="tight", pad_inches=0.1)
+    return path
+
+
+def _viridis_with_grey():
+    import matplotlib
+
+    return matplotlib.colormaps["viridis"].with_extremes(bad="#e0e0e0")

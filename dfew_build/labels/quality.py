@@ -27,6 +27,9 @@ PLACEHOLDER_PREFIX = "dfew-release:"
 # A confusion row (a true emotion) is judged only when the annotator saw about this many
 # clips of that emotion (expected count under the Dawid-Skene posteriors).
 MIN_SUPPORT = 5.0
+# A confusion cell is real when about one whole vote backs it (expected count); below that
+# it is the Dawid-Skene smoothing, not something the annotator did.
+CONFUSION_MIN_VOTES = 0.5
 # Flags: a spammer's confusion rows hardly differ (mean total-variation distance between
 # rows below this); a systematic confusion answers another emotion more often than the true one.
 SPAMMER_INFORMATIVENESS = 0.3
@@ -93,6 +96,37 @@ def _support(model: DawidSkene, votes: pd.DataFrame) -> pd.DataFrame:
     return frame.groupby("worker").sum()
 
 
+def top_confusion(errors: np.ndarray, support: np.ndarray) -> dict | None:
+    """An annotator's largest real confusion: the off-diagonal cell e[t, l] (t != l) with the
+    highest rate, among cells backed by at least CONFUSION_MIN_VOTES expected votes
+    (support[t] * e[t, l]; Dawid-Skene smoothing alone gives a few hundredths of a vote, so a
+    cell below this is no confusion at all and a 0.00 is never reported).
+
+    Rows (true emotions) the annotator saw at least MIN_SUPPORT times are searched first;
+    only when none of them holds a real confusion are the rows with less support searched,
+    and the result says so (`well_supported` False). None when the annotator made no
+    confusion anywhere.
+
+    errors: float [7, 7], rows true emotion, columns answered, rows sum to 1.
+    support: float [7], expected number of the annotator's votes per true emotion.
+    Returns {"true", "said" (names), "probability" (0..1), "support" (expected clips of the
+    true emotion), "votes" (expected votes with this confusion), "well_supported"}.
+    """
+    errors, support = np.asarray(errors, dtype=float), np.asarray(support, dtype=float)
+    votes = errors * support[:, None]
+    real = (votes >= CONFUSION_MIN_VOTES) & ~np.eye(len(errors), dtype=bool)
+    for rows in (support >= MIN_SUPPORT, support < MIN_SUPPORT):
+        candidates = np.where(real & rows[:, None], errors, -1.0)
+        t, said = np.unravel_index(candidates.argmax(), candidates.shape)
+        if candidates[t, said] > 0:
+            return {"true": NAMES[t], "said": NAMES[said],
+                    "probability": round(float(errors[t, said]), 4),
+                    "support": round(float(support[t]), 1),
+                    "votes": round(float(votes[t, said]), 1),
+                    "well_supported": bool(support[t] >= MIN_SUPPORT)}
+    return None
+
+
 def _describe(errors: np.ndarray, support: np.ndarray, priors: np.ndarray) -> dict:
     seen = support >= MIN_SUPPORT
     accuracy = float((priors * np.diag(errors)).sum())
@@ -101,12 +135,7 @@ def _describe(errors: np.ndarray, support: np.ndarray, priors: np.ndarray) -> di
     if len(rows) >= 2:
         distances = np.abs(rows[:, None, :] - rows[None, :, :]).sum(axis=2) / 2
         informativeness = float(distances[np.triu_indices(len(rows), 1)].mean())
-    top = None
-    off = np.where(np.eye(len(errors), dtype=bool) | ~seen[:, None], -1.0, errors)
-    t, said = np.unravel_index(off.argmax(), off.shape)
-    if off[t, said] > 0:
-        top = {"true": NAMES[t], "said": NAMES[said], "probability": round(float(off[t, said]), 4),
-               "support": round(float(support[t]), 1)}
+    top = top_confusion(errors, support)
     flags = []
     if informativeness is not None and informativeness < SPAMMER_INFORMATIVENESS:
         # A spammer's rows are noise; naming their "confusions" would only distract.
@@ -115,8 +144,10 @@ def _describe(errors: np.ndarray, support: np.ndarray, priors: np.ndarray) -> di
     for k in np.flatnonzero(seen):
         other = int(np.argmax(np.where(np.arange(len(errors)) == k, -1, errors[k])))
         if errors[k, other] > errors[k, k]:
-            flags.append(f"says {NAMES[other]} for {NAMES[k]} ({errors[k, other]:.2f} vs "
-                         f"{errors[k, k]:.2f})")
+            said, right = f"{errors[k, other]:.2f}", f"{errors[k, k]:.2f}"
+            if said == right:  # a near tie: a third place shows which is larger
+                said, right = f"{errors[k, other]:.3f}", f"{errors[k, k]:.3f}"
+            flags.append(f"says {NAMES[other]} for {NAMES[k]} ({said} vs {right})")
     return _summary(accuracy, informativeness, top, flags, errors, support)
 
 

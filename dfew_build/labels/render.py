@@ -7,7 +7,15 @@ from dfew_build.labels.subset import BIN_NAMES
 KAPPA_COLUMNS = ["emotion", "p", "kappa", "ci", "band"]
 TABLE2_COLUMNS = ["emotion", *BIN_NAMES, "total", "percent"]
 ANNOTATOR_COLUMNS = ["annotator", "votes", "loo_agreement", "ds_accuracy", "top_confusion",
-                     "gold_voted", "gold_correct", "gold_accuracy"]
+                     "flags", "gold_voted", "gold_correct", "gold_accuracy"]
+
+# What the top_confusion and flags columns mean (the CLI and the report print it under the table).
+ANNOTATOR_LEGEND = (
+    "top_confusion: the highest rate P(answered | true) of answering another emotion that "
+    "at least one vote backs, among the true emotions the annotator saw at least 5 times "
+    "(only when those hold none, among the others: see the clip count); flags: 'spammer' "
+    "when the answers hardly depend on the clip, 'says X for Y' when X is answered more "
+    "often than the true Y.")
 
 
 def _num(value, digits: int = 4) -> str:
@@ -130,10 +138,21 @@ def annotator_rows(view: dict) -> list[dict]:
         rows.append({"annotator": a["annotator"], "votes": a["votes"],
                      "loo_agreement": _num(a["loo_agreement"], 3),
                      "ds_accuracy": _num(a["ds_accuracy"], 3),
-                     "top_confusion": (f"{confusion['true']} -> {confusion['said']} "
-                                       f"({confusion['probability']:.2f})" if confusion else ""),
+                     "top_confusion": confusion_text(confusion),
+                     "flags": "; ".join(a.get("flags", [])),
                      **gold_cells(a)})
     return rows
+
+
+def confusion_text(confusion: dict | None) -> str:
+    """'happy -> neutral (0.25 of 4 clips)'; a rate under 0.005 reads '<0.01', never 0.00;
+    '' without a confusion."""
+    if not confusion:
+        return ""
+    rate = confusion["probability"]
+    shown = f"{rate:.2f}" if rate >= 0.005 else "<0.01"
+    clips = f"{confusion['support']:.0f}"
+    return f"{confusion['true']} -> {confusion['said']} ({shown} of {clips} clips)"
 
 
 def gold_cells(entry: dict) -> dict:
@@ -151,9 +170,7 @@ def gold_only_lines(view: dict) -> list[str]:
 
 
 def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    def cell(value) -> str:
-        return "" if value is None else str(value).replace("|", "\\|")
+    """Rows as a padded GFM table (dfew_build.markdown), numbers right-aligned."""
+    from dfew_build.markdown import markdown_table as table
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return table(columns, [[r.get(c) for c in columns] for r in rows])

@@ -66,9 +66,7 @@ def _sections(kappas: list[dict], labels: dict, people: dict, figures: dict) -> 
                             "ds_accuracy: Dawid-Skene probability of answering the true "
                             "emotion. Confusion rows: true emotion; columns: answered."))
         blocks.append(("table", render.annotator_rows(people), render.ANNOTATOR_COLUMNS))
-        flagged = [(a["annotator"], flag) for a in people["annotators"] for flag in a["flags"]]
-        for name, flag in flagged:
-            blocks.append(("li", f"{name}: {flag}"))
+        blocks.append(("p", render.ANNOTATOR_LEGEND))
         blocks.append(("img", figures["annotator_agreement"], "Annotator agreement"))
         blocks.append(("img", figures["annotator_confusion"], "Confusion matrices"))
     else:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dfew_build.csvinput import read_user_csv
 from dfew_build.errors import MetadataError
+from dfew_build.names import name_problem
 
 KEY_COLUMNS = ("file", "path", "filename")
 FIELDS = ("title", "year", "genre", "country")
@@ -125,6 +126,16 @@ def read_metadata(csv_path: str | Path) -> MetadataTable:
                 table.problems.append(f"{where} {line}: year {row['year']!r} is not a year "
                                       f"({MIN_YEAR}..{MAX_YEAR}); year left empty")
                 year = None
+        # Text shown in one-line tables: a line break from a spreadsheet cell becomes a
+        # space (as in people's names), and control or bidi characters refuse the row.
+        for column in ("title", "genre", "country"):
+            if row.get(column):
+                row[column] = " ".join(row[column].split())
+        problem = next(filter(None, (name_problem(row.get(column) or "", f"the {column}")
+                                     for column in ("title", "genre", "country"))), None)
+        if problem:
+            table.problems.append(f"{where} {line}: {problem}; row skipped")
+            continue
         entry = MovieMetadata(line, key, row.get("title") or None, year,
                               row.get("genre") or None, row.get("country") or None)
         if "/" in key or "\\" in key:

@@ -57,6 +57,8 @@ def test_nr_dfernet_learns_motion_only_classes(workspace, sample_media):
 
 
 def test_former_dfer_learns_motion_only_classes(workspace, sample_media):
+    # 14 epochs at 2e-3 ended at 0.62-0.90 WAR depending on the torch thread count (the
+    # float summation order); 24 at 3e-3 ended at 0.95-1.00 with 1, 2, 3 and 4 threads.
     images = face_frames(sample_media / "single_face.mp4", count=6)
     fill_workspace(workspace, images, per_class=30, size=48, k=5, seed=0)
     metrics, history = _train(
@@ -64,7 +66,7 @@ def test_former_dfer_learns_motion_only_classes(workspace, sample_media):
         {"widths": (8, 16, 32, 64), "spatial_depth": 1, "spatial_heads": 4,
          "spatial_dim_head": 8, "spatial_mlp": 64, "temporal_depth": 1, "temporal_heads": 4,
          "temporal_dim_head": 16, "temporal_mlp": 128, "grid": 3},
-        size=48, epochs=14, lr=2e-3, step=10)
+        size=48, epochs=24, lr=3e-3, step=18)
     assert metrics["n"] == 42
     assert metrics["war"] >= 0.9, history.to_string()
     assert metrics["uar"] >= 0.9

@@ -132,7 +132,8 @@ def test_uneven_counts_kappa_labels_report(cli, root, tmp_path):
         f"exactly 10 votes: {complete:.4f}"]
     markdown = cli("-w", root, "kappa", "--format", "markdown", "--bootstrap", "0").stdout
     assert "counted votes per clip: 9 votes: 4 clips" in markdown
-    assert "| emotion | p | kappa | ci | band |" in markdown
+    assert any(line.split() == ["|", "emotion", "|", "p", "|", "kappa", "|", "ci", "|", "band",
+                                "|"] for line in markdown.splitlines())
 
     single = _json(cli, root, "kappa", "--format", "json", "--subset", "single")
     assert single["N"] == len(LABELS_BEFORE) and single["not_single_labelled"] == 3

@@ -9,6 +9,7 @@ from statsmodels.stats.tests import test_inter_rater as reference
 from dfew_build.db.models import Clip, Person
 from dfew_build.labels.demo import run_labels_demo
 from dfew_build.workspace import open_workspace
+from tests.unit.test_markdown import assert_aligned
 
 
 def _workspace(cli, tmp_path, clips, raters, durations=None):
@@ -91,8 +92,11 @@ def test_per_category_hand_values_and_output_formats(cli, tmp_path):
                          "Krippendorff's alpha (nominal) = 0.5319"]
     assert table[6].split() == ["happy", "0.4167", "0.6571", "—", "substantial"]
     markdown = cli("-w", root, "kappa", "--raters", "3", "--format", "markdown").stdout
-    assert "| emotion | p | kappa | ci | band |" in markdown
-    assert "| neutral | 0.0000 | — | — | no vote for neutral |" in markdown
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines()
+            if line.startswith("| ")]
+    assert rows[0] == ["emotion", "p", "kappa", "ci", "band"]
+    assert ["neutral", "0.0000", "—", "—", "no vote for neutral"] in rows
+    assert_aligned("\n".join(line for line in markdown.splitlines() if line.startswith("|")))
 
 
 def test_degenerate_kappa_is_explained(cli, tmp_path):
@@ -199,7 +203,7 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
     assert sum(a["votes"] for a in people["annotators"]) == 400
     table = cli("-w", root, "annotators").stdout.splitlines()
     assert table[0].split() == ["annotator", "votes", "loo_agreement", "ds_accuracy",
-                                "top_confusion", "gold_voted", "gold_correct",
+                                "top_confusion", "flags", "gold_voted", "gold_correct",
                                 "gold_accuracy"]
 
     out = tmp_path / "elsewhere"
@@ -210,6 +214,10 @@ def test_labels_demo_report_and_annotators(cli, tmp_path):
                     "## Annotator quality", "![Confusion matrices](annotator_confusion.png)"):
         assert heading in markdown
     assert "<table>" in (out / "report.html").read_text()
+    tables = [block for block in markdown.split("\n\n") if block.startswith("| ")]
+    assert len(tables) == 4  # kappa all, kappa single, Table 2, annotators
+    for table in tables:
+        assert_aligned(table)  # raw Markdown reads as a table (issue 17 item 6)
     # No OUT_DIR: WS/reports, where the demo writes it (issue 17).
     (reports / "report.md").unlink()
     default = cli("-w", root, "report")

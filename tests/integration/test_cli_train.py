@@ -67,8 +67,8 @@ def test_train_evaluate_and_transfer_to_another_workspace(cli, ready, tmp_path):
     run = out["run"]
     assert run.startswith("resnet3d_18-ce-fold1-") and out["n"] == 7
     assert sorted(p.name for p in (ready.runs_dir / run).iterdir()) == [
-        "best.pt", "config.json", "confusion.png", "last.pt", "metrics.csv", "metrics.json",
-        "predictions.csv", "tsne.png"]
+        "config.json", "confusion.png", "last.pt", "metrics.csv", "metrics.json",
+        "predictions.csv", "tsne.png"]  # --keep: the reported checkpoint (--select last)
 
     scored = cli("-w", ready.root, "evaluate", run)
     assert scored.exit_code == 0, scored.output

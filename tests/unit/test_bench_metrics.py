@@ -136,6 +136,24 @@ def test_confusion_figure_marks_classes_without_test_clips(tmp_path):
     assert (tmp_path / "confusion.png").stat().st_size > 0
 
 
+def test_confusion_figure_draws_dashes_not_zeros_for_absent_classes(tmp_path, monkeypatch):
+    """Issue 17 item 6: the texts and masked cells the figure draws, not only a file."""
+    from dfew_build.bench import viz
+
+    drawn = []
+    original = viz._save
+    monkeypatch.setattr(viz, "_save", lambda fig, path: (drawn.append(fig), original(fig, path)))
+    result = summarize([0, 0, 1, 1, 2, 2, 3], [0, 6, 1, 1, 2, 0, 3])
+    viz.plot_confusion(result["confusion"], tmp_path / "confusion.png")
+    axes = drawn[0].axes[0]
+    texts = [t.get_text() for t in axes.texts]        # row by row, 7 cells each
+    assert texts[4 * 7:] == ["–"] * 21                 # surprise, disgust, fear: no test clip
+    assert texts[0] == "50.0\n(1)" and texts[7 + 1] == "100.0\n(2)"
+    assert axes.images[0].get_array().mask[4:].all()
+    assert [t.get_text() for t in axes.get_yticklabels()][4:] == [
+        "surprise (no test clip)", "disgust (no test clip)", "fear (no test clip)"]
+
+
 # -- the k-fold headline (issue 16, item 9) ---------------------------------------------
 
 def predictions(sizes, correct):

@@ -6,6 +6,7 @@ A 3D ResNet-18 with 4–8 channels on 16×16-pixel clips keeps every run to seco
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
 
@@ -108,9 +109,12 @@ def test_resume_after_an_interruption_ends_like_an_uninterrupted_run(small):
 def test_run_folder_checkpoints_and_run_table(trained):
     ws, result = trained
     fold1 = result["run_dir"] / "fold1"
-    for name in ("config.json", "metrics.csv", "best.pt", "last.pt", "predictions.csv",
+    for name in ("config.json", "metrics.csv", "last.pt", "predictions.csv",
                  "confusion.png", "tsne.png", "metrics.json"):
         assert (fold1 / name).is_file(), name
+    # --keep defaults to the checkpoint --select reports (last): best.pt is not kept
+    assert not (fold1 / "best.pt").exists()
+    assert json.loads((fold1 / "config.json").read_text())["keep"] == "last"
     assert not list(fold1.glob(".*tmp*"))
     state = torch.load(fold1 / "last.pt", weights_only=True)
     assert state["model_name"] == "resnet3d_18" and state["epoch"] == 2

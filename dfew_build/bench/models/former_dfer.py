@@ -21,8 +21,9 @@ below the published 9.11). The published cost is reproduced by N = 3 encoders at
 place (9.16 GMACs counting every multiply-accumulate; 9.10 G counting only the layers
 ``thop`` counts, which leaves out the attention products — the counter NR-DFERNet's code
 uses), so ``former_dfer`` uses N = 3 (19,084,615 parameters); ``spatial_depth=1`` gives the
-released network. Position embeddings are initialised N(0, 0.02²) (the released code:
-N(0, 1)). At other frame sizes the spatial position embedding is resized to the map
+released network. Position embeddings and the class token are initialised N(0, 1) as in
+the released code (``embedding_std``; N(0, 0.02²) learns the motion-only test classes
+far slower). At other frame sizes the spatial position embedding is resized to the map
 (bilinear), so any size works; the T-Former takes up to ``frames`` (16) frames.
 """
 
