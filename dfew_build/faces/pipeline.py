@@ -302,6 +302,8 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                         bar.set_postfix_str(f"clip {result.clip_id} {result.status}",
                                             refresh=False)
                         bar.update(1)
+            except KeyboardInterrupt:
+                raise _interrupted(report, todo) from None
             finally:
                 results.close()  # an interrupt stops the workers now, not at GC time
                 if bar is not None:
@@ -311,6 +313,20 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     report.results.sort(key=lambda r: r.clip_id)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _interrupted(report: PreprocessReport, todo: list[ClipJob]):
+    """What a Ctrl-C in `preprocess` leaves: every recorded clip is saved (frames, tensor
+    row, face_track row), the clips in flight are not and are done by the next run."""
+    from dfew_build.errors import Interrupted
+
+    saved = {r.clip_id for r in report.results}
+    before = (f" ({len(report.already_done)} were done before)" if report.already_done
+              else "")
+    return Interrupted(
+        f"stopped after {len(saved)} of {len(todo)} clips{before}; {len(saved)} "
+        f"{'is' if len(saved) == 1 else 'are'} saved, the clips in flight are done by the "
+        "next run", remaining=[j.clip_id for j in todo if j.clip_id not in saved])
 
 
 def _progress_bar(total: int, progress: bool):
