@@ -6,10 +6,16 @@
 # tests/browser/conftest.py finds axe at $DFEW_AXE_JS or the cache path below.
 set -euo pipefail
 AXE_DIR="${DFEW_AXE_DIR:-$HOME/.cache/dfew-build/axe-core}"
-if [ ! -x /usr/bin/chromium ] || ! command -v npm >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
+# One package set at a time: Debian's npm conflicts with a NodeSource nodejs (which brings
+# its own npm), and apt refuses the whole line, Chromium included, when asked for both.
+export DEBIAN_FRONTEND=noninteractive
+if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core npm >&2
+  apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >&2
+fi
+if ! command -v npm >/dev/null; then
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends npm >&2
 fi
 /usr/bin/chromium --version >&2
 if [ ! -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then

@@ -146,11 +146,20 @@ def _clip_view(db, request, person: Login, clip_id: int, order):
 async def clip_page(clip_id: ClipId, request: Request, undo: bool = False,
                     person: Login = Depends(annotator)):
     """One clip; with ?undo=1 (the U key) a vote on it goes on to the next clip, not to the
-    history page."""
+    history page. The page's undo asks for JSON (`Accept: application/json`): the clip, the
+    person's own vote on it (code and name, or null) and the progress."""
     view = await get_db(request).run(_clip_view, request, person, clip_id, _order(request))
     if isinstance(view, str):
         raise HTTPException(403, view)
     revising = view["current"] is not None
+    if wants_json(request):
+        current = view["current"]
+        return JSONResponse(
+            {"clip": clip_id, "duration_s": view["clip"]["duration_s"],
+             "video": f"/media/clip/{clip_id}", "current": current,
+             "current_name": BY_CODE[current].name if current else None,
+             "done": view["done"], "total": view["total"]},
+            headers={"Cache-Control": "no-store", "Vary": "Accept"})
     return render(request, "annotate.html", {
         **view, "revising": revising, "problem_kinds": PROBLEM_LABELS,
         "return_to": "history" if revising and not undo else "next"}, person=person)

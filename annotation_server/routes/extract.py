@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 
 from annotation_server.deps import flash, get_db, require_role
-from annotation_server.extracting import bonus_tally, movie_clips, movies_overview, own_clips
+from annotation_server.extracting import (bonus_tally, clip_row, movie_clips, movies_overview,
+                                          own_clips)
 from annotation_server.limits import FormId, MovieId, Text
 from annotation_server.rendering import render
 from annotation_server.security import csrf_protect
@@ -71,16 +72,22 @@ async def index(request: Request, person: Login = Depends(extractor)):
     return render(request, "extract_index.html", view, person=person)
 
 
+def _title(movie: Movie) -> str:
+    return movie.title or os.path.basename(movie.path)
+
+
 def _movie_view(db, movie_id: int, root):
     movie = _movie(db, movie_id)
     # The player plays the proxy, or the movie's own file; when neither can play, the page
     # says so instead of showing a black player.
     source = playback_source(movie, root)
-    return {"movie": {"id": movie.id, "title": movie.title or os.path.basename(movie.path),
+    accepted = [{**row, "movie_title": _title(movie)}
+                for row in movie_clips(db, movie.id, "accepted")]
+    return {"movie": {"id": movie.id, "title": _title(movie),
                       "duration": format_time(movie.duration_s or 0), "fps": movie.fps,
                       "playable": source.path is not None, "unplayable": source.problem,
                       "fix": source.fix},
-            "accepted": movie_clips(db, movie.id, "accepted"),
+            "accepted": accepted,
             "candidates": movie_clips(db, movie.id, "candidate")}
 
 
@@ -124,7 +131,9 @@ def _save(db, movie_id, person_id, config, start, end, emotion, allow_overlap):
     except ClipError as exc:
         db.rollback()
         return "refused", in_form_words(str(exc))
-    return "saved", (clip.id, clip.start_s, clip.end_s)
+    # The row the page adds to "Clips on this movie" (a save in place does not reload it).
+    row = {**clip_row(clip), "movie_title": _title(movie)}
+    return "saved", (clip.id, clip.start_s, clip.end_s, row)
 
 
 @router.post("/movie/{movie_id}/clips")
@@ -143,8 +152,8 @@ async def save_clip(movie_id: MovieId, request: Request,
     if request.headers.get("accept", "").startswith("application/json"):
         # static/extract.js: answered in place, so the player keeps its position.
         if outcome == "saved":
-            clip_id, start_s, end_s = detail
-            return JSONResponse({"saved": True, "clip": clip_id, "message": (
+            clip_id, start_s, end_s, row = detail
+            return JSONResponse({"saved": True, "clip": clip_id, "row": row, "message": (
                 f"Saved clip {clip_id} ({format_time(start_s)}-{format_time(end_s)}). "
                 "It is annotated once cut and assigned.")})
         message = f"{detail}; nothing new saved." if outcome == "duplicate" \
@@ -156,7 +165,7 @@ async def save_clip(movie_id: MovieId, request: Request,
     if outcome == "refused":
         return await _movie_page(request, person, movie_id, form=form,
                                  error=f"Not saved: {detail}", status_code=422)
-    clip_id, start_s, end_s = detail
+    clip_id, start_s, end_s, _row = detail
     flash(request, f"Saved clip {clip_id} ({format_time(start_s)}-{format_time(end_s)}). "
                    "It is annotated once cut and assigned.")
     return RedirectResponse(f"/extract/movie/{movie_id}", status_code=303)

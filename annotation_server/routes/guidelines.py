@@ -2,8 +2,10 @@
 
 The Markdown file is the admin's to edit; a sensible default describing DFEW's seven
 emotions is written when it is missing. Raw HTML in it is not passed through (markdown-it
-with html off escapes it), so the page stays under the strict CSP. An annotator is sent here
-once, on their first clip page after login (inline, open; a cookie remembers it), and every annotate page links here.
+with html off escapes it), so the page stays under the strict CSP. An annotator sees them
+once, inline and open, on their first clip page after login, or on their first practice
+page when there is a practice round (a cookie remembers it); every annotate and practice
+page links here.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ from sqlalchemy import select
 from annotation_server.deps import get_db, require_role
 from annotation_server.limits import MAX_ID, ClipId
 from annotation_server.rendering import render
+from annotation_server.routes.guidelines import (SEEN_COOKIE, guidelines_html,
+                                                 remember_guidelines_seen)
 from annotation_server.security import csrf_protect
 from dfew_build.annotation.assign import queue_order
 from dfew_build.annotation.gold import practice_clip_ids, practice_state, record_practice
@@ -111,8 +113,15 @@ async def practice_page(request: Request, after: int | None = Query(None, ge=1, 
     if view["next"] is None:
         _finished(request).add((person.person_id, n))
         return render(request, "practice_done.html", view, person=person)
-    return render(request, "practice.html", {**view, "clip": {"id": view["next"]}},
-                  person=person)
+    # A new annotator's first page is this one: it shows the guidelines (once) as the
+    # first annotate page would.
+    first_time = not request.cookies.get(SEEN_COOKIE)
+    response = render(request, "practice.html", {
+        **view, "clip": {"id": view["next"]},
+        "guidelines": guidelines_html(request) if first_time else None}, person=person)
+    if first_time:
+        remember_guidelines_seen(request, response)
+    return response
 
 
 def _vote(db, person_id: int, clip_id: int, emotion: int, n: int, seed: int):

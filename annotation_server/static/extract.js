@@ -4,6 +4,35 @@
   "use strict";
   const clipForm = document.getElementById("clip-form");
   const status = document.getElementById("save-status");
+  // A clip saved in place joins "Clips on this movie" (ordered by in point).
+  function addRow(row) {
+    const table = document.querySelector("table.clips");
+    if (!table) return;
+    const tr = document.createElement("tr");
+    tr.dataset.clip = String(row.id);
+    tr.dataset.start = String(row.start_s);
+    [String(row.id), null, row.start, row.end, row.intended, row.status,
+     row.cut ? "yes" : "no"].forEach(function (text) {
+      const td = document.createElement("td");
+      if (text === null) {
+        const link = document.createElement("a");
+        link.href = "/extract/movie/" + row.movie_id;
+        link.textContent = row.movie_title;
+        td.appendChild(link);
+      } else {
+        td.textContent = text;
+      }
+      tr.appendChild(td);
+    });
+    const body = table.tBodies[0];
+    const later = Array.prototype.find.call(body.rows, function (r) {
+      return Number(r.dataset.start) > row.start_s;
+    });
+    body.insertBefore(tr, later || null);
+    table.hidden = false;
+    document.querySelectorAll(".no-clips").forEach(function (p) { p.remove(); });
+  }
+
   if (clipForm && window.fetch) {
     clipForm.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -18,6 +47,7 @@
           });
         })
         .then(function (data) {
+          if (data.saved && data.row) addRow(data.row);
           status.textContent = data.saved ? data.message : data.error;
           status.className = data.saved ? "flash" : "error";
           status.id = "save-status";

@@ -76,7 +76,8 @@ def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
     """
     from scenedetect import ContentDetector, FrameTimecode
 
-    from dfew_build.media.decode import DecodeFailed, Display, VideoReader, to_display
+    from dfew_build.media.decode import (DecodeFailed, Display, VideoReader, to_display,
+                                         to_display_small)
 
     display = Display.of_movie(movie)
     reader = VideoReader(movie.path, display, start_offset_s=movie.start_s)
@@ -97,7 +98,7 @@ def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
     try:
         for index, (t, frame) in enumerate(reader.decoded()):
             width = display.display_size(frame.width, frame.height)[0]
-            small = to_display(frame, display, max_side=_shot_side(frame, display, width))
+            small = to_display_small(frame, display, _shot_side(frame, display, width))
             cuts.extend(shot_detector.process_frame(FrameTimecode(index, fps), small))
             times.append(t)
             if t + 1e-6 >= next_sample:

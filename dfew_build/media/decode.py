@@ -312,6 +312,36 @@ def to_display(frame, display: Display, max_side: int | None = None) -> np.ndarr
     return image
 
 
+def to_display_small(frame, display: Display, max_side: int) -> np.ndarray:
+    """Like ``to_display(frame, display, max_side)`` for a shrink of several times (shot
+    detection's ~256 px frame), at a fraction of the cost: 4:2:0 planes are shrunk with
+    OpenCV's area filter first and only the small picture is converted to BGR (swscale's
+    area filter on the full frame cost ~10 ms of a 720p frame's ~12). Same size, rotation
+    and limited-range BT.601 colours as to_display; other pixel formats go through it.
+    """
+    import cv2
+
+    width, height = display.display_size(frame.width, frame.height)
+    if display.rotation in (90, 270):
+        width, height = height, width
+    scale = max_side / max(width, height)
+    if frame.format.name != "yuv420p" or scale >= 0.5:
+        return to_display(frame, display, max_side)
+    width, height = max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+    planes = []
+    for index, (w, h) in enumerate(((width, height), (width // 2, height // 2),
+                                    (width // 2, height // 2))):
+        plane = frame.planes[index]
+        rows = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+        source = rows[:plane.height, :plane.width]
+        planes.append(cv2.resize(source, (w, h), interpolation=cv2.INTER_AREA).ravel())
+    i420 = np.concatenate(planes).reshape(height * 3 // 2, width)
+    image = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    if display.rotation:
+        image = np.ascontiguousarray(np.rot90(image, display.rotation // 90))
+    return image
+
+
 def failure_reason(path: Path) -> str:
     """Why a file yields no frames, in the prober's words."""
     from dfew_build.errors import ProbeError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = Path(os.environ.get("DFEW_CHROMIUM", "/usr/bin/chromium"))
+# Screenshots of every page state, for a person to look at (not committed).
+SHOTS = Path(os.environ.get("DFEW_SHOTS", Path(tempfile.gettempdir()) / "dfew-shots"))
 
 
 def _free_port() -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from annotation_server import Settings, create_app
 from dfew_build.db.models import Clip, ProblemReport, Vote
 from tests.annotation_data import build_site
-from tests.browser.conftest import LiveServer
+from tests.browser.conftest import SHOTS, LiveServer
 
 
 @pytest.fixture
@@ -118,6 +118,8 @@ def test_extractor_marks_a_clip(live, new_page):
     page.click("text=Tiny movie")
     page.wait_for_selector("#movie-video")  # the click's navigation has landed
     _wait_until(page, "document.getElementById('movie-video').readyState >= 1")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "extractor.png"), full_page=True)
     page.evaluate("document.getElementById('movie-video').currentTime = 0.5")
     _wait_until(page, "document.getElementById('movie-video').currentTime >= 0.5")
     page.keyboard.press("i")
@@ -131,6 +133,7 @@ def test_extractor_marks_a_clip(live, new_page):
     assert "Not saved: overlaps clip 1" in refusal and "tick Allow overlap" in refusal
     assert "--allow-overlap" not in refusal
     assert page.input_value("#end") == "00:00:05.250"  # what was entered is kept
+    page.screenshot(path=str(SHOTS / "extractor-refused.png"), full_page=True)
     page.check('input[name="allow_overlap"]')
     page.click("#save-clip")
     page.wait_for_selector("#save-status.flash")
@@ -138,8 +141,18 @@ def test_extractor_marks_a_clip(live, new_page):
     # Saved in place: no reload, the player is where it was.
     assert page.evaluate("window.noReload === true")
     assert page.evaluate("document.getElementById('movie-video').currentTime") >= 0.5
+    # ... and the saved clip joins "Clips on this movie", in in-point order, by title.
+    saved = int(page.inner_text("#save-status").split()[2])
+    rows = page.eval_on_selector_all("table.clips tbody tr", """rows => rows.map(r =>
+        [...r.cells].map(c => c.textContent.trim()))""")
+    assert [r[0] for r in rows] == ["1", str(saved), "2", "3"]
+    assert rows[1][1:] == ["Tiny movie", "00:00:00.500", "00:00:05.250", "disgust",
+                           "accepted", "no"]
+    assert {r[1] for r in rows} == {"Tiny movie"}
+    page.screenshot(path=str(SHOTS / "extractor-saved.png"), full_page=True)
     page.goto(f"{server.url}/extract")
     assert "Tiny movie" in page.inner_text("table.clips")  # My clips names the movie
+    page.screenshot(path=str(SHOTS / "extractor-index.png"), full_page=True)
     with site.workspace.session() as s:
         clip = s.scalar(select(Clip).order_by(Clip.id.desc()))
     assert re.fullmatch(r"0\.5\d*", str(clip.start_s)) and clip.end_s == 5.25

@@ -78,3 +78,29 @@ def test_favicon_and_guidelines(site):
     page = client.get("/guidelines")
     assert page.status_code == 200 and "Disgust" in page.text
     assert "dfew_guidelines_seen" in page.headers.get("set-cookie", "")
+
+
+def test_clip_in_json_for_undo(site):
+    """Undo asks for the previous clip in JSON: the person's own vote on it and progress;
+    another annotator's clip is refused in JSON too."""
+    client = make_client(site, "ann1")
+    order = _queue(site, "ann1")
+    unvoted = client.get(f"/annotate/clip/{order[0]}", headers=JSON)
+    assert unvoted.status_code == 200 and unvoted.headers["cache-control"] == "no-store"
+    assert unvoted.json() == {"clip": order[0], "duration_s": 1.5,
+                              "video": f"/media/clip/{order[0]}", "current": None,
+                              "current_name": None, "done": 0, "total": len(order)}
+    token = page_csrf(client, "/annotate")
+    client.post(f"/annotate/clip/{order[0]}/vote", headers=JSON,
+                data={"emotion": "7", "csrf_token": token})
+    voted = client.get(f"/annotate/clip/{order[0]}", headers=JSON).json()
+    assert (voted["current"], voted["current_name"], voted["done"]) == (7, "fear", 1)
+    # The page itself (no JSON asked for) is unchanged.
+    assert "Revise your vote" in client.get(f"/annotate/clip/{order[0]}").text
+    others = set(site.clip_ids) - set(order)
+    assert others  # 8 assignments over 3 annotators: ann1 is not on every clip
+    refused = client.get(f"/annotate/clip/{min(others)}", headers=JSON)
+    assert refused.status_code == 403
+    assert refused.json() == {"error": "This clip is not assigned to you."}
+    missing = client.get("/annotate/clip/999", headers=JSON)
+    assert missing.status_code == 403 and "error" in missing.json()
