@@ -23,7 +23,8 @@ from dfew_build.errors import FacesError
 from dfew_build.executors import is_distributed
 from dfew_build.faces.process import (ClipJob, ClipResult, FaceOptions, init_worker,
                                       process_clip, run_in_worker)
-from dfew_build.faces.store import TensorStore, clip_frames_dir, remove_stale_temporaries
+from dfew_build.faces.store import (TensorStore, clip_frames_dir,
+                                   remove_stale_store_temporaries, remove_stale_temporaries)
 
 LOCK_NAME = ".preprocess.lock"
 CPU_BATCH, GPU_BATCH = 16, 64  # frames per detection call
@@ -275,6 +276,7 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                               not_cut_states=not_cut)
     with preprocess_lock(workspace.root / "faces"):
         remove_stale_temporaries(workspace.frames_dir)
+        remove_stale_store_temporaries(workspace.tensors_dir)  # a killed run's store copies
         store = TensorStore(workspace.tensors_dir, options.size, options.frames)
         try:
             done = set() if redo else _done(workspace, detector_instance.name, job_list, store)
