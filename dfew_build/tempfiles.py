@@ -3,10 +3,10 @@
 A writer puts its output in ``.{name}.{pid}.tmp`` (or ``.{stem}.{pid}.tmp{suffix}`` where
 the writing library picks the format from the suffix, e.g. matplotlib's ``.png``; or
 ``.{name}.{pid}-{random}.tmp`` from :func:`mkstemp_for`, where threads of one process may
-write the same file) next to the final file, then ``os.replace``s it into place. A process killed in between leaves the
-temporary behind; :func:`remove_stale` deletes those whose writer is no longer alive, so
-the next run of the stage cleans up after the killed one. A temporary of a process still
-running (a concurrent run) is left alone.
+write the same file) next to the final file, then ``os.replace``s it into place. A
+process killed in between leaves the temporary behind; :func:`remove_stale` deletes those
+whose writer is no longer alive, so the next run of the stage cleans up after the killed
+one. A temporary of a process still running (a concurrent run) is left alone.
 
 The pid is of this machine: on a filesystem shared between machines a pid may belong to a
 writer elsewhere, which is why only stages that hold the workspace (not cluster workers)

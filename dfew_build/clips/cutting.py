@@ -30,8 +30,6 @@ from dfew_build.errors import ClipError
 from dfew_build.media import children
 from dfew_build.media.ffmpeg import display_filters
 
-from dfew_build.media.fingerprint import file_sha256
-
 # Coarse input seek this far before the clip: longer than a DVD/broadcast GOP, so the exact
 # trim starts from decoded frames; the second value is tried when the first overshot.
 PREROLLS_S = (3.0, 30.0)
