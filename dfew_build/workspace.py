@@ -85,6 +85,7 @@ temporal = "tim"            # tim (as DFEW) | linear | uniform | dfew (DFEW load
 # The face search, shared by preprocess and clips propose (see docs/faces.md):
 min_face = 40               # smallest face searched, in pixels of the clip/movie
 detect_size = 640           # long side the detector searches at (0: full resolution)
+detect_every = 4            # preprocess: full detector on every 4th frame, O-Net tracks between (1: every frame)
 """
 
 # key path -> expected type, for validation of what users edit by hand.
@@ -119,6 +120,7 @@ _SCHEMA: dict[tuple[str, ...], type | tuple[type, ...]] = {
     ("faces", "temporal"): str,
     ("faces", "min_face"): (int, float),
     ("faces", "detect_size"): int,
+    ("faces", "detect_every"): int,
 }
 
 

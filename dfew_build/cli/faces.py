@@ -34,6 +34,11 @@ from dfew_build.cli.clips import executor_options, make_executor
 @click.option("--detect-size", type=click.IntRange(0, None), metavar="PX",
               help="Long side the detector searches at; landmarks stay at full resolution "
                    "(default: faces.detect_size, 640; 0: full resolution).")
+@click.option("--detect-every", type=click.IntRange(1, 1000), metavar="K",
+              help="Run the whole detector on every K-th frame and track the faces on the "
+                   "frames between with O-Net, which also places their landmarks; a frame "
+                   "where a tracked face is lost is detected in full (MTCNN; default: "
+                   "faces.detect_every, 4; 1: every frame).")
 @click.option("--jobs", default=1, show_default=True, type=click.IntRange(1, 256),
               help="Worker processes on the CPU, each with its own detector and cores/jobs "
                    "threads (local executor; Ray runs one task per CPU).")
@@ -47,7 +52,7 @@ from dfew_build.cli.clips import executor_options, make_executor
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every clip as JSON.")
 @pass_state
 def preprocess(state, detector, model_dir, device, frames, size, temporal, min_face_rate,
-               min_face, detect_size, jobs, executor, ray_address, batched, clip_ids,
+               min_face, detect_size, detect_every, jobs, executor, ray_address, batched, clip_ids,
                redo, as_json) -> None:
     """Detect, track, align and normalise the faces of every cut clip.
 
@@ -73,9 +78,9 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
             report = run_preprocess(
                 workspace, detector=detector, model_dir=model_dir, device=device,
                 frames=frames, size=size, temporal=temporal, min_face_rate=min_face_rate,
-                min_face=min_face, detect_size=detect_size, jobs=jobs, clip_ids=ids,
-                redo=redo, batched=batched or None, progress=show_progress() and not as_json,
-                executor=runner)
+                min_face=min_face, detect_size=detect_size, detect_every=detect_every,
+                jobs=jobs, clip_ids=ids, redo=redo, batched=batched or None,
+                progress=show_progress() and not as_json, executor=runner)
     except Interrupted as exc:  # --redo again would redo the clips just done: name the rest
         narrow_resume(exc, flag="--redo", ids_option="--clips", ranges=True)
         raise

@@ -61,7 +61,8 @@ class ProposeReport:
         return {"summary": self.summary(), "movies": [asdict(m) for m in self.movies]}
 
 
-def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
+def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector,
+               on_time: Callable[[float], None] | None = None,
                ) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
     """Shots and face samples of a movie from ONE pass of the decoder (DESIGN.md §7).
 
@@ -70,6 +71,9 @@ def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
     face detector, so the minimum face size is the one preprocessing uses on the cut clip
     (issue 12: small faces in wide shots were lost to a 640 px shrink). Times are on the
     movie's timeline (first video frame = 0 s), the same one clips are cut on.
+
+    on_time: called now and then with the movie time (seconds) decoded so far, for
+    progress in movie seconds.
 
     Returns (shots as (start, end) seconds, (time, number of faces) per sampled frame).
     Raises ClipError when the movie cannot be decoded.
@@ -107,6 +111,8 @@ def scan_movie(movie: Movie, threshold: float, sample_fps: float, detector
                 next_sample = t + 1.0 / sample_fps
                 if len(batch) >= DETECT_BATCH:
                     flush()
+                    if on_time is not None:
+                        on_time(t)
         if times:
             cuts.extend(shot_detector.post_process(FrameTimecode(len(times), fps)))
     except DecodeFailed as exc:
@@ -146,15 +152,17 @@ def candidate_windows(shots: list[tuple[float, float]], samples: list[tuple[floa
 
 
 def propose_movie(session, movie: Movie, rules: ClipRules, detector,
-                  scanned: tuple[list, list] | None = None) -> MovieProposal:
-    """scanned: scan_movie's (shots, samples) when found elsewhere (a Ray worker)."""
+                  scanned: tuple[list, list] | None = None,
+                  on_time: Callable[[float], None] | None = None) -> MovieProposal:
+    """scanned: scan_movie's (shots, samples) when found elsewhere (a Ray worker).
+    on_time: scan_movie's progress callback (movie seconds decoded)."""
     settings = rules.propose
     result = MovieProposal(movie.id, os.path.basename(movie.path), "proposed")
     if not os.path.isfile(movie.path):
         raise ClipError(f"the file of {movie_label(movie)} is missing: {movie.path} (moved or "
                         "deleted since ingest); ingest it at its new path first")
     shots, samples = scanned if scanned is not None else scan_movie(
-        movie, settings.scene_threshold, settings.face_sample_fps, detector)
+        movie, settings.scene_threshold, settings.face_sample_fps, detector, on_time)
     windows = candidate_windows(shots, samples, settings.clip_length_s,
                                 settings.min_face_fraction)
     result.shots, result.samples, result.windows = len(shots), len(samples), len(windows)
@@ -225,8 +233,6 @@ def _propose_clips(workspace, movies: Iterable | None = None, *, report: Propose
                    detector=None, make_detector: Callable[[], object] | None = None,
                    again: bool = False, progress: bool = False, executor=None,
                    detector_options: dict | None = None) -> ProposeReport:
-    from tqdm import tqdm
-
     rules = clip_rules(workspace.config)
     with workspace.session() as session:
         if movies:
@@ -243,22 +249,68 @@ def _propose_clips(workspace, movies: Iterable | None = None, *, report: Propose
         _propose_with(executor, workspace, list(dict.fromkeys(chosen)), done, again, rules,
                       detector_options or {}, progress, report)
         return report
-    for movie_id in tqdm(list(dict.fromkeys(chosen)), unit="movie", desc="propose",
-                         disable=not progress):
-        with workspace.session() as session:
-            movie = session.get(Movie, movie_id)
-            if movie_id in done and not again:
-                report.movies.append(_skipped(movie))
-                continue
-            if detector is None:
-                detector = (make_detector or (lambda: proposal_detector(workspace)))()
-            try:
-                with session.begin_nested():
-                    report.movies.append(propose_movie(session, movie, rules, detector))
-            except DfewError as exc:
-                report.movies.append(MovieProposal(
-                    movie.id, os.path.basename(movie.path), "failed", message=str(exc)))
+    chosen = list(dict.fromkeys(chosen))
+    with MovieSecondsBar(workspace, [m for m in chosen if again or m not in done],
+                         progress) as bar:
+        for movie_id in chosen:
+            with workspace.session() as session:
+                movie = session.get(Movie, movie_id)
+                if movie_id in done and not again:
+                    report.movies.append(_skipped(movie))
+                    continue
+                if detector is None:
+                    detector = (make_detector or (lambda: proposal_detector(workspace)))()
+                bar.start(movie)
+                try:
+                    with session.begin_nested():
+                        report.movies.append(propose_movie(session, movie, rules, detector,
+                                                           on_time=bar.at))
+                except DfewError as exc:
+                    report.movies.append(MovieProposal(
+                        movie.id, os.path.basename(movie.path), "failed", message=str(exc)))
+                bar.finish()
     return report
+
+
+class MovieSecondsBar:
+    """tqdm progress in seconds of movie (issue 17 item 15): a feature film no longer sits
+    at 0/1 movies for many minutes; the rate and ETA are in movie seconds."""
+
+    def __init__(self, workspace, movie_ids: list[int], enabled: bool):
+        from tqdm import tqdm
+
+        with workspace.session() as session:
+            total = sum(float(session.get(Movie, m).duration_s or 0.0) for m in movie_ids)
+        self.bar = tqdm(total=total, unit="s", unit_scale=True, desc="propose",
+                        disable=not enabled, bar_format=(
+                            "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} movie s "
+                            "[{elapsed}<{remaining}, {rate_fmt}]"))
+        self.base = self.done = 0.0
+        self.length = 0.0
+
+    def start(self, movie: Movie) -> None:
+        self.length = float(movie.duration_s or 0.0)
+        self.bar.set_description_str(f"propose {os.path.basename(movie.path)}", refresh=False)
+
+    def at(self, t: float) -> None:
+        """The current movie is decoded up to t seconds."""
+        target = min(self.base + min(max(t, 0.0), self.length), self.bar.total)
+        if target > self.done:
+            self.bar.update(target - self.done)
+            self.done = target
+
+    def finish(self) -> None:
+        self.at(self.length)
+        self.base += self.length
+
+    def close(self) -> None:
+        self.bar.close()
+
+    def __enter__(self) -> "MovieSecondsBar":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 # -- a distributed executor (Ray): scan_movie in its workers, recorded here ----------------
@@ -287,8 +339,6 @@ def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: b
                   report: ProposeReport) -> None:
     from types import SimpleNamespace
 
-    from tqdm import tqdm
-
     from dfew_build.faces.pipeline import faces_options
 
     settings = rules.propose
@@ -315,12 +365,15 @@ def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: b
                            failed=lambda job, reason: ("failed", f"{job[0].path}: {reason}"))
     scanned = {job[0].id for job in scans}
     try:
-        for movie_id in tqdm(movie_ids, unit="movie", desc="propose", disable=not progress):
+        bar = MovieSecondsBar(workspace, [m for m in movie_ids if again or m not in done],
+                              progress)
+        for movie_id in movie_ids:
             with workspace.session() as session:
                 movie = session.get(Movie, movie_id)
                 if movie_id in done and not again:
                     report.movies.append(_skipped(movie))
                     continue
+                bar.start(movie)
                 # Not scanned: its file is missing, and propose_movie says so as locally.
                 outcome = next(results) if movie_id in scanned else None
                 try:
@@ -333,5 +386,7 @@ def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: b
                 except DfewError as exc:
                     report.movies.append(MovieProposal(
                         movie.id, os.path.basename(movie.path), "failed", message=str(exc)))
+                bar.finish()
     finally:
+        bar.close()
         results.close()

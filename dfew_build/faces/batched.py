@@ -11,7 +11,9 @@ clips at once, so a GPU never waits on one clip's decoder or on the disk.
   a writer thread, off the detection loop.
 
 Per frame it computes exactly what dfew_build.faces.process.process_clip computes
-(detection is per frame whatever the batch holds), so results match the default path
+(detection is per frame whatever the batch holds; keyframes, with --detect-every, go by
+the frame's number in its clip, and chunks start on keyframes), so results match the
+default path
 (identical with the same alignment backend; within a grey level between cv2 and torch).
 """
 
@@ -29,10 +31,11 @@ import numpy as np
 
 from dfew_build.errors import DfewError
 from dfew_build.faces.process import (ClipFaces, ClipJob, ClipResult, FaceOptions,
-                                      _align_batch, detect_checked, finish_clip)
+                                      _align_batch, detect_runs, finish_clip)
 from dfew_build.media.decode import DecodeFailed, DecodeStats, iter_frame_batches
 
-CHUNK = 16  # frames a decoder hands over at a time
+CHUNK = 16  # frames a decoder hands over at a time (rounded up to a multiple of
+#             detect_every, so that every chunk starts on a keyframe as in process_clip)
 
 
 @dataclass
@@ -67,7 +70,8 @@ def run_batched(jobs: list[ClipJob], detector, options: FaceOptions, frames_root
                     return
                 job = todo.pop(0)
             clip = _Clip(job, ClipResult(job.clip_id, detector.name, "failed"))
-            _decode(clip, chunks, stop)
+            _decode(clip, chunks, stop, -(-CHUNK // options.detect_every)
+                    * options.detect_every)
 
     threads = [threading.Thread(target=decode_next, name=f"decode-{i}", daemon=True)
                for i in range(max(1, min(decoders, len(jobs))))]
@@ -89,16 +93,20 @@ def run_batched(jobs: list[ClipJob], detector, options: FaceOptions, frames_root
                     time.sleep(0.01)
 
 
-def _decode(clip: _Clip, chunks: queue.Queue, stop: threading.Event) -> None:
-    """Put (clip, frames) chunks for one clip, then (clip, None) when it ends."""
+def _decode(clip: _Clip, chunks: queue.Queue, stop: threading.Event,
+            chunk: int = CHUNK) -> None:
+    """Put (clip, first frame number, frames) chunks for one clip, then
+    (clip, frames so far, None) when it ends."""
     path = Path(clip.job.path)
     try:
         if not path.is_file():
             clip.result.reason = (f"clip file not found: {path}; cut the clip again "
                                   "(dfew-build clips cut) or fix clip.path")
         else:
-            for frames in iter_frame_batches(path, CHUNK, clip.stats):
-                _put(chunks, (clip, frames), stop)
+            first = 0
+            for frames in iter_frame_batches(path, chunk, clip.stats):
+                _put(chunks, (clip, first, frames), stop)
+                first += len(frames)
                 if stop.is_set():
                     return
     except DecodeFailed as exc:
@@ -106,7 +114,7 @@ def _decode(clip: _Clip, chunks: queue.Queue, stop: threading.Event) -> None:
     except Exception as exc:  # noqa: BLE001 - one clip's surprise must not stop the batch
         clip.result.reason = (f"unexpected error after {clip.stats.frames} frames of "
                               f"{clip.job.path}: {type(exc).__name__}: {exc}")
-    _put(chunks, (clip, None), stop)
+    _put(chunks, (clip, clip.stats.frames, None), stop)
 
 
 def _put(chunks: queue.Queue, item, stop: threading.Event) -> None:
@@ -120,26 +128,25 @@ def _put(chunks: queue.Queue, item, stop: threading.Event) -> None:
 
 def _detect_loop(chunks, threads, detector, options, frames_root, batch_frames, pool,
                  finishing) -> Iterator[ClipResult]:
-    batch: list[tuple[_Clip, np.ndarray]] = []
+    batch: list[tuple[_Clip, int, list[np.ndarray]]] = []  # runs: (clip, first, frames)
     ready: list[_Clip] = []
 
     def flush() -> None:
         if not batch:
             return
-        frames = [frame for _, frame in batch]
+        frames = [frame for _, _, run in batch for frame in run]
         try:
-            faces = detect_checked(detector, frames)
+            per_run = detect_runs(detector, [(run, first) for _, first, run in batch],
+                                  options)
+            faces = [f for run in per_run for f in run]
             aligned = _align_batch(frames, faces, options)
         except DfewError as exc:  # the detector failed on this batch: its clips fail
-            for clip in {id(c): c for c, _ in batch}.values():
+            for clip in {id(c): c for c, _, _ in batch}.values():
                 clip.result.reason = str(exc)
             faces = aligned = None
         start = 0
-        while start < len(batch):
-            clip = batch[start][0]
-            stop = start
-            while stop < len(batch) and batch[stop][0] is clip:
-                stop += 1
+        for clip, _, run in batch:  # a clip's chunks are queued, and so added, in order
+            stop = start + len(run)
             if faces is not None and clip.result.reason is None:
                 clip.found.add(frames[start:stop], faces[start:stop], options,
                                aligned=aligned[start:stop])
@@ -149,7 +156,7 @@ def _detect_loop(chunks, threads, detector, options, frames_root, batch_frames, 
 
     while True:
         try:
-            clip, frames = chunks.get(timeout=0.05)
+            clip, first, frames = chunks.get(timeout=0.05)
         except queue.Empty:
             if not any(t.is_alive() for t in threads) and chunks.empty():
                 break
@@ -159,8 +166,8 @@ def _detect_loop(chunks, threads, detector, options, frames_root, batch_frames, 
             ready.append(clip)
         else:
             clip.pending += len(frames)
-            batch.extend((clip, f) for f in frames)
-            if len(batch) >= batch_frames:
+            batch.append((clip, first, frames))
+            if sum(len(run) for _, _, run in batch) >= batch_frames:
                 flush()
         if ready and any(c.pending for c in ready):
             flush()  # a finished clip's last frames are still in the batch

@@ -206,7 +206,7 @@ def faces_options(workspace, **overrides) -> FaceOptions:
     """FaceOptions from dfew.toml's [faces] section, with explicit values on top."""
     config = dict(workspace.config.get("faces", {}))
     values = {key: config[key] for key in ("frames", "size", "temporal", "min_face_rate",
-                                           "min_face", "detect_size")
+                                           "min_face", "detect_size", "detect_every")
               if key in config}
     values.update({k: v for k, v in overrides.items() if v is not None})
     if not values.get("detect_size", 1):
@@ -218,13 +218,16 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                device: str = "cpu", frames: int | None = None, size: int | None = None,
                temporal: str | None = None, min_face_rate: float | None = None,
                min_face: float | None = None, detect_size: int | None = None,
-               jobs: int = 1, clip_ids: Iterable[int] | None = None, redo: bool = False,
+               detect_every: int | None = None, jobs: int = 1,
+               clip_ids: Iterable[int] | None = None, redo: bool = False,
                batch_size: int | None = None, progress: bool = False,
                on_result: Callable[[ClipResult], None] | None = None,
                detector_instance=None, executor=None,
                batched: bool | None = None) -> PreprocessReport:
     """Preprocess every cut clip (or clip_ids) that has no final result yet.
 
+    min_face, detect_size, detect_every: the face search (FaceOptions; None: [faces] in
+        dfew.toml, else the defaults 40 px, 640 px, every 4th frame).
     batched: detection batched across clips in this process (dfew_build.faces.batched);
         default on with device="cuda", and the same code path runs on the CPU.
     detector_instance: a ready FaceDetector to use in this process instead of creating one
@@ -258,7 +261,8 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     batch_size = batch_size or (GPU_BATCH if cuda else CPU_BATCH)
     options = faces_options(workspace, frames=frames, size=size, temporal=temporal,
                             min_face_rate=min_face_rate, min_face=min_face,
-                            detect_size=detect_size, batch_size=batch_size,
+                            detect_size=detect_size, detect_every=detect_every,
+                            batch_size=batch_size,
                             align="torch" if cuda or batched else "cv2", device=device)
     given = detector_instance is not None
     if not given:

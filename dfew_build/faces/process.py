@@ -39,6 +39,9 @@ class FaceOptions:
     # the clip, and the long side the detector searches at (0/None: full resolution).
     min_face: float = 40.0
     detect_size: int | None = 640
+    # The whole detector on every detect_every-th frame of a clip, O-Net tracking the
+    # faces between (MTCNN; other detectors run on every frame). 1: every frame.
+    detect_every: int = 4
 
     def __post_init__(self):
         from dfew_build.errors import FacesError
@@ -57,6 +60,10 @@ class FaceOptions:
         if self.detect_size is not None and self.detect_size < 12:
             raise FacesError(f"--detect-size must be at least 12 pixels (or 0 for full "
                              f"resolution), got {self.detect_size}")
+        if isinstance(self.detect_every, bool) or not isinstance(self.detect_every, int) \
+                or not 1 <= self.detect_every <= 1000:
+            raise FacesError(f"--detect-every must be a whole number within [1, 1000], got "
+                             f"{self.detect_every!r}")
         if self.align not in ("cv2", "torch"):
             raise FacesError(f"unknown alignment backend {self.align!r}; use cv2 or torch")
 
@@ -157,19 +164,54 @@ def _process(job: ClipJob, detector, options: FaceOptions, frames_root: Path,
         return
     stats = DecodeStats()
     found = ClipFaces()
-    batches = iter_frame_batches(path, options.batch_size, stats)
+    batches = iter_frame_batches(path, batch_size(options), stats)
+    first = 0  # clip frame number of the batch's first frame (stats runs ahead: prefetch)
     for batch in (prefetched(batches) if prefetch else batches):
-        found.add(batch, detect_checked(detector, batch), options)
+        found.add(batch, detect_checked(detector, batch, options, first), options)
+        first += len(batch)
         result.frames_total = stats.frames
     finish_clip(job, found, stats, options, frames_root, result)
 
 
-def detect_checked(detector, frames: list[np.ndarray]) -> list:
-    faces = detector.detect(frames)
-    if len(faces) != len(frames):
-        raise DetectorError(f"detector {detector.name} returned {len(faces)} results "
-                            f"for {len(frames)} frames")
-    return faces
+def batch_size(options: FaceOptions) -> int:
+    """Frames per detection call: options.batch_size rounded up to a multiple of
+    detect_every, so every call starts on a keyframe and results do not depend on it."""
+    every = options.detect_every
+    return -(-options.batch_size // every) * every
+
+
+def detect_checked(detector, frames: list[np.ndarray], options: FaceOptions | None = None,
+                   first_index: int = 0) -> list:
+    """detector's faces (one FrameFaces per frame) for consecutive frames of one clip,
+    frames[0] being clip frame first_index; see detect_runs."""
+    return detect_runs(detector, [(frames, first_index)], options)[0]
+
+
+def detect_runs(detector, runs: list[tuple[list[np.ndarray], int]],
+                options: FaceOptions | None = None) -> list[list]:
+    """Faces of several runs of consecutive frames, each run of one clip, in one call:
+    [(frames, first_index), ...] -> one list of FrameFaces per run (the batched path
+    sends runs of many clips). With options.detect_every > 1 and a detector that tracks
+    (MTCNN's detect_runs: keyframes plus O-Net between), else every frame detected.
+    Raises DetectorError when the detector returns the wrong number of results."""
+    every = options.detect_every if options is not None else 1
+    if every > 1 and hasattr(detector, "detect_runs"):
+        per_run = detector.detect_runs(runs, every)
+    else:
+        flat = detector.detect([f for frames, _ in runs for f in frames])
+        wanted = sum(len(frames) for frames, _ in runs)
+        if len(flat) != wanted:
+            raise DetectorError(f"detector {detector.name} returned {len(flat)} results "
+                                f"for {wanted} frames")
+        per_run, at = [], 0
+        for frames, _ in runs:
+            per_run.append(flat[at:at + len(frames)])
+            at += len(frames)
+    for (frames, _), faces in zip(runs, per_run):
+        if len(faces) != len(frames):
+            raise DetectorError(f"detector {detector.name} returned {len(faces)} results "
+                                f"for {len(frames)} frames")
+    return per_run
 
 
 @dataclass

@@ -77,3 +77,22 @@ def test_clips_demo_is_idempotent(workspace, sample_media, detector):
     assert second == {"movies_scanned": 1, "proposed": 0, "confirmed": 0, "candidates": 0,
                       "accepted": 2, "cut": 0, "already_cut": 2, "failed": 0}
     assert sorted(p.name for p in workspace.clips_dir.iterdir()) == ["00001.mp4", "00002.mp4"]
+
+
+def test_progress_counts_movie_seconds(workspace, sample_media, detector, capsys):
+    """Issue 17 item 15: progress in seconds of movie, not movies, so a feature film moves."""
+    from dfew_build.clips.propose import propose_clips
+    from dfew_build.media.probe import probe
+
+    names = ("single_face.mp4", "noface_face.mov")
+    for name in names:
+        ingest(workspace, [sample_media / name])
+    total = sum(probe(sample_media / name).duration_s for name in names)
+    propose_clips(workspace, detector=detector, progress=True)
+    err = capsys.readouterr().err
+    final = err.replace("\r", "\n").strip().splitlines()[-1]
+    assert f"{total:.0f}/{total:.0f} movie s" in final, err
+    assert "100%" in final
+    # a re-run skips both movies: nothing to scan, a bar of 0 movie seconds
+    propose_clips(workspace, detector=detector, progress=True)
+    assert "0/0 movie s" in capsys.readouterr().err

@@ -144,7 +144,8 @@ def test_factory_names_and_options():
         create_detector("mtcnn", input_size=640)
     assert str(info.value) == (
         "detector 'mtcnn' has no option input_size; its options are device, threads, "
-        "min_face_size, thresholds, score_threshold, scale_factor, detect_size, weights_dir")
+        "min_face_size, thresholds, score_threshold, scale_factor, detect_size, resize, "
+        "weights_dir")
     with pytest.raises(DetectorError) as info:
         create_detector("mtcnn", device="tpu")
     assert str(info.value) == "unknown device 'tpu'; choose one of cpu, cuda, auto"
@@ -163,6 +164,7 @@ def test_factory_names_and_options():
     ({"score_threshold": 1.5}, "score_threshold must be a number within [0, 1], got 1.5"),
     ({"thresholds": (0.6, None, 0.7)}, "thresholds must be a number within [0, 1], got None"),
     ({"scale_factor": 1}, "scale_factor must be a number within (0, 1), got 1"),
+    ({"resize": "cubic"}, "resize must be one of area, octave, got 'cubic'"),
 ])
 def test_bad_mtcnn_settings_are_named(options, message):
     with pytest.raises(DetectorError) as info:
@@ -206,6 +208,54 @@ def test_nms_keeps_the_best_of_overlapping_boxes_per_group():
     assert nms(small_inside, np.array([0.9, 0.8]), 0.7, "union").tolist() == [0, 1]
     assert nms(small_inside, np.array([0.9, 0.8]), 0.7, "min").tolist() == [0]
     assert nms(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
+
+
+def _greedy_nms(boxes, scores, threshold):
+    """Textbook greedy NMS, one pair at a time (inclusive pixel areas)."""
+    def overlap(a, b):
+        w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+        h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+        area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
+        return w * h / (area(a) + area(b) - w * h)
+    keep = []
+    for i in sorted(range(len(boxes)), key=lambda i: -scores[i]):  # sorted is stable
+        if all(overlap(boxes[i], boxes[k]) <= threshold for k in keep):
+            keep.append(i)
+    return keep
+
+
+def test_opencv_nms_matches_textbook_greedy_nms_with_ties_and_groups():
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        n = int(rng.integers(1, 60))
+        xy = rng.uniform(-10, 100, (n, 2))
+        boxes = np.concatenate([xy, xy + rng.uniform(0, 40, (n, 2))], axis=1)
+        scores = rng.uniform(0, 1, n).round(1 if trial % 2 else 6)  # rounded: many ties
+        groups = rng.integers(0, 3, n)
+        assert nms(boxes, scores, 0.5).tolist() == _greedy_nms(boxes, scores, 0.5)
+        per_group = sorted((i for g in range(3) for i in np.flatnonzero(groups == g)[
+            _greedy_nms(boxes[groups == g], scores[groups == g], 0.3)]),
+            key=lambda i: (-scores[i], i))
+        assert nms(boxes, scores, 0.3, groups=groups).tolist() == per_group
+
+
+def test_octave_resize_finds_the_faces_the_area_reference_finds(multi_face, sample_media):
+    """The fast pyramid (2x area halvings, then bilinear) against the reference area
+    resizing: the same faces; boxes and landmarks move by under a tenth of the face size
+    (O-Net still gets area-averaged crops) (issue 18)."""
+    frames = [multi_face] + decode(sample_media / "WolfgangLanger_Pexels.mp4", limit=8)
+    area = create_detector("mtcnn", min_face_size=20, resize="area").detect(frames)
+    octave = create_detector("mtcnn", min_face_size=20, resize="octave")
+    assert octave.resize == "octave"
+    assert create_detector("mtcnn", detect_size=640).resize == "octave"
+    assert create_detector("mtcnn").resize == "area"  # full resolution: the reference
+    for a, b in zip(area, octave.detect(frames)):
+        assert len(a.boxes) == len(b.boxes) > 0
+        matched = iou(a.boxes, b.boxes).argmax(axis=1)
+        side = (a.boxes[:, 2] - a.boxes[:, 0])[:, None]
+        assert (np.abs(a.boxes - b.boxes[matched]) < 0.08 * side).all()
+        assert (np.abs(a.landmarks - b.landmarks[matched]).max(axis=2)
+                < 0.1 * side).all()
 
 
 def test_detection_fps_measures_a_positive_rate(detector, sample_media):

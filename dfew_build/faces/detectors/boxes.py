@@ -12,14 +12,19 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
         groups: np.ndarray | None = None) -> np.ndarray:
     """Indices of the boxes greedy non-maximum suppression keeps, best score first.
 
-    ``mode`` "union" compares intersection over union, "min" intersection over the smaller
-    box (MTCNN's last stage). With ``groups`` (e.g. the frame index of each box) boxes of
-    different groups never suppress one another: each group is shifted far apart, so one
-    call handles a whole batch of frames.
+    boxes: [N, >=4] (x1, y1, x2, y2), inclusive pixel edges; scores: [N]; threshold: the
+    overlap above which the lower-scored box is dropped. ``mode`` "union" compares
+    intersection over union (OpenCV's ``cv2.dnn.NMSBoxes``/``NMSBoxesBatched``), "min"
+    intersection over the smaller box (MTCNN's last stage; a few boxes, numpy). With
+    ``groups`` (e.g. the frame index of each box) boxes of different groups never
+    suppress one another, so one call handles a whole batch of frames. Ties keep the
+    input order. Returns int64 [K].
     """
     if len(boxes) == 0:
         return np.zeros((0,), np.int64)
     boxes = np.asarray(boxes, np.float64)[:, :4]
+    if mode == "union":
+        return _nms_opencv(boxes, scores, threshold, groups)
     if groups is not None and len(groups):
         span = float(np.abs(boxes).max()) * 2 + 2
         boxes = boxes + (np.asarray(groups, np.float64) * span)[:, None]
@@ -37,9 +42,27 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "un
         if mode == "min":
             overlap = inter / np.minimum(areas[i], areas[rest])
         else:
-            overlap = inter / (areas[i] + areas[rest] - inter)
+            raise ValueError(f"unknown NMS mode {mode!r}; use union or min")
         order = rest[overlap <= threshold]
     return np.asarray(keep, np.int64)
+
+
+def _nms_opencv(boxes: np.ndarray, scores, threshold: float, groups) -> np.ndarray:
+    import cv2
+
+    # Inclusive edges as OpenCV rects: width x2 - x1 + 1 gives the same areas and overlaps.
+    rects = np.stack([boxes[:, 0], boxes[:, 1], boxes[:, 2] - boxes[:, 0] + 1,
+                      boxes[:, 3] - boxes[:, 1] + 1], axis=1)
+    # OpenCV takes float32 scores above a threshold >= 0: dense ranks (1..n) keep the
+    # order and the ties of any float64 scores exactly, and are all above 0.
+    ranks = np.unique(np.asarray(scores, np.float64), return_inverse=True)[1].reshape(-1)
+    ranks = (ranks + 1).astype(np.float32)
+    if groups is None:
+        keep = cv2.dnn.NMSBoxes(rects, ranks, 0.0, float(threshold))
+    else:
+        keep = cv2.dnn.NMSBoxesBatched(rects, ranks, np.asarray(groups, np.int32), 0.0,
+                                       float(threshold))
+    return np.asarray(keep, np.int64).reshape(-1)
 
 
 def square(boxes: np.ndarray) -> np.ndarray:

@@ -65,15 +65,23 @@ def providers(device: str) -> list[str]:
 def create_session(path: Path, device: str = "cpu", threads: int | None = None):
     """An InferenceSession for one model file.
 
-    ``threads`` bounds onnxruntime's intra-op pool (1 per worker when a process pool runs
-    several detectors side by side); None keeps onnxruntime's default (all cores).
+    ``threads`` sets onnxruntime's intra-op pool (cores / workers when a process pool runs
+    several detectors side by side); None: one per core. Inter-op parallelism is off
+    (the detector nets are chains: nothing runs side by side), graph optimisation at its
+    highest level, and idle pool threads sleep instead of spinning: on a machine shared
+    with a decoder thread, other workers or other jobs, spinning threads burn the cores
+    the others need.
     """
+    import os
+
     ort = _onnxruntime()
     options = ort.SessionOptions()
     options.log_severity_level = 3  # keep onnxruntime's warnings off the user's terminal
-    if threads is not None:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+    options.intra_op_num_threads = threads if threads is not None else (os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     wanted = providers(device)
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=wanted)
