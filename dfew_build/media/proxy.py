@@ -38,6 +38,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from dfew_build.errors import DfewError, ProxyError
+from dfew_build.media import children
 from dfew_build.media.ffmpeg import display_filters, ffmpeg_exe
 # Re-exported: callers and tests import the playability names from here.
 from dfew_build.media.playback import (CODEC_LABELS, CONTAINER_LABELS,  # noqa: F401
@@ -297,8 +298,9 @@ def _run_ffmpeg(command: list[str], on_frames=None) -> None:
     """Run FFmpeg, reporting `frame=` progress; ProxyError with its last message on failure.
     stderr goes to a file: a damaged movie can log more than a pipe holds."""
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=log, text=True, errors="replace")
+        # A child that dies with this process (media.children): no FFmpeg outlives a kill.
+        process = children.popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=log, text=True, errors="replace")
         done = 0
         try:
             for line in process.stdout:
@@ -313,6 +315,7 @@ def _run_ffmpeg(command: list[str], on_frames=None) -> None:
         finally:
             process.stdout.close()
             code = process.wait()
+            children.release(process)
         if code != 0:
             log.seek(0)
             lines = [line.strip() for line in log if line.strip()]
