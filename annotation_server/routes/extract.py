@@ -27,7 +27,7 @@ from dfew_build.clips.library import DuplicateClipError
 from dfew_build.db.models import Clip, Movie, Person
 from dfew_build.errors import ClipError
 from dfew_build.logins import Login
-from dfew_build.media.proxy import playback_source
+from dfew_build.media.playback import playback_source
 
 router = APIRouter(prefix="/extract", dependencies=[Depends(csrf_protect)])
 extractor = require_role("extractor")

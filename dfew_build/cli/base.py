@@ -133,8 +133,17 @@ def show_progress() -> bool:
 
 
 def format_table(rows: list[dict], columns: list[str]) -> str:
+    """A plain-text table of `rows` under `columns` (None prints empty), two spaces between
+    columns. Cells are padded by terminal display width, not len(): a decomposed name
+    ("e" + U+0301) or a CJK one (two columns a character) keeps the next columns aligned."""
+    from dfew_build.markdown import display_width
+
+    def pad(text: str, width: int) -> str:
+        return text + " " * (width - display_width(text))
+
     cells = [[("" if r.get(c) is None else str(r.get(c))) for c in columns] for r in rows]
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    widths = [max([display_width(c)] + [display_width(row[i]) for row in cells])
+              for i, c in enumerate(columns)]
+    lines = ["  ".join(pad(c, w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(pad(v, w) for v, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
