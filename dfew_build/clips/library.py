@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from dfew_build.clips.batch import BatchOutcome
+from dfew_build.clips.batch import BatchOutcome, each_clip
 from dfew_build.clips.extractors import (clean_name, close_names,  # noqa: F401
                                          extractor_names, find_extractor,
                                          get_or_create_extractor, require_extractor,
@@ -205,31 +205,27 @@ def confirm_clips(session: Session, config: dict, ids, *, extractor: Person | st
     before any clip changes: it is the same mistake for every id."""
     if isinstance(extractor, str) and not new_extractor:
         extractor = require_extractor(session, extractor)
-    outcome = BatchOutcome()
-    for clip_id in ids:
-        try:
-            with session.begin_nested():
-                before = get_clip(session, clip_id).status
-                confirm_clip(session, config, clip_id, extractor=extractor,
-                             allow_overlap=allow_overlap, new_extractor=new_extractor)
-        except ClipError as exc:
-            outcome.refused[int(clip_id)] = str(exc)
-            continue
-        (outcome.unchanged if before == "accepted" else outcome.done).append(int(clip_id))
-    return outcome
+
+    def confirm(clip_id: int) -> bool:
+        # A savepoint per id: a refused id's changes roll back, the others' stay.
+        with session.begin_nested():
+            before = get_clip(session, clip_id).status
+            confirm_clip(session, config, clip_id, extractor=extractor,
+                         allow_overlap=allow_overlap, new_extractor=new_extractor)
+        return before != "accepted"
+
+    return each_clip(ids, confirm)
 
 
 def reject_clips(session: Session, ids) -> BatchOutcome:
-    outcome = BatchOutcome()
-    for clip_id in ids:
-        try:
-            before = get_clip(session, clip_id).status
-            reject_clip(session, clip_id)
-        except ClipError as exc:
-            outcome.refused[int(clip_id)] = str(exc)
-            continue
-        (outcome.unchanged if before == "rejected" else outcome.done).append(int(clip_id))
-    return outcome
+    """reject_clip for each id, in order; a refused id does not stop the others."""
+
+    def reject(clip_id: int) -> bool:
+        before = get_clip(session, clip_id).status
+        reject_clip(session, clip_id)
+        return before != "rejected"
+
+    return each_clip(ids, reject)
 
 
 def clip_dict(clip: Clip) -> dict:
