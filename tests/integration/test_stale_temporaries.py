@@ -85,3 +85,33 @@ def test_export_sweeps_a_killed_export(cli, workspace, tmp_path):
     result = cli("-w", workspace.root, "export", "--format", "dfew", out)
     assert result.exit_code == 0, result.output
     assert not any(p.exists() for p in stale)
+
+
+def test_frame_hash_cache_sweeps_a_killed_save(tmp_path, live_pid):
+    import numpy as np
+
+    from dfew_build.dedup import HashCache, HashSource
+
+    path = tmp_path / "cache" / "frame_hashes.json"
+    path.parent.mkdir()
+    stale = path.with_name(f".frame_hashes.json.{dead_pid()}.tmp")
+    live = path.with_name(f".frame_hashes.json.{live_pid}.tmp")
+    for leftover in (stale, live):
+        leftover.write_text('{"params": ')
+    cache = HashCache(path)
+    cache.put(HashSource(1, "/m.mp4", "sig"), np.array([1, 2], dtype=np.uint64))
+    cache.save()
+    assert path.is_file() and not stale.exists() and live.exists()
+
+
+def test_queue_order_setting_sweeps_a_killed_write(cli, tmp_path):
+    from dfew_build.annotation.assign import QueueOrder
+    from dfew_build.annotation.order_setting import record_queue_order
+
+    ws = tmp_path / "ws"
+    assert cli("init", ws).exit_code == 0
+    config = ws / "dfew.toml"
+    stale = config.with_name(f".dfew.toml.{dead_pid()}.tmp")
+    stale.write_text("[annotation]\norder = ")
+    record_queue_order(config, "id", 3, QueueOrder("random", 0))
+    assert not stale.exists() and 'order = "id"' in config.read_text()
