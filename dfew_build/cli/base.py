@@ -127,6 +127,18 @@ def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def echo_listing(rows: list[dict], as_json: bool, empty: str) -> bool:
+    """What every `list` command prints first: the rows as JSON with --json, or `empty`
+    (what to run to get some) when there are none. True when the caller prints its table."""
+    if as_json:
+        echo_json(rows)
+        return False
+    if not rows:
+        click.echo(empty)
+        return False
+    return True
+
+
 def show_progress() -> bool:
     """Progress bars go to stderr, and only when a person is watching it."""
     return sys.stderr.isatty()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import (echo_json, format_table, narrow_resume, pass_state,
-                                 show_progress)
+from dfew_build.cli.base import (echo_json, echo_listing, format_table, narrow_resume,
+                                 pass_state, show_progress)
 
 STATUSES = ("candidate", "accepted", "rejected")
 SOURCES = ("manual", "proposed", "imported")
@@ -343,11 +343,8 @@ def list_(state, movie, status, source, extractor, retired, as_json) -> None:
         rows = [clip_dict(c) for c in list_clips(session, movie=movie, status=status,
                                                  source=source, extractor=extractor,
                                                  retired=retired)]
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no clips; add some with: dfew-build clips import CSV (or clips propose)")
+    if not echo_listing(rows, as_json, "no clips; add some with: dfew-build clips import CSV "
+                        "(or clips propose)"):
         return
     for row in rows:
         row["duration"] = f"{row['duration_s']:.3f}s"

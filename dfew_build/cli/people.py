@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state
+from dfew_build.cli.base import echo_json, echo_listing, format_table, pass_state
 
 ROLES = ("annotator", "extractor", "admin")
 _BASE_URL_HELP = ("Address people open, for the login link (default: [server] base_url in "
@@ -236,11 +236,8 @@ def list_(state, role, as_json) -> None:
             row["assigned"] = done["assigned"] if done else 0
             row["voted"] = done["voted"] if done else 0
             rows.append(row)
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no people yet; add one with: dfew-build people add NAME --role annotator")
+    if not echo_listing(rows, as_json, "no people yet; add one with: dfew-build people add "
+                        "NAME --role annotator"):
         return
     for row in rows:
         row["active"] = "yes" if row["active"] else "no"
