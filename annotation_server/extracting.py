@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,9 +11,37 @@ from sqlalchemy.orm import Session
 from dfew_build.clips import clip_rules, format_time
 from dfew_build.db.models import Clip, Movie, Person
 from dfew_build.emotions import BY_CODE, EMOTIONS
+from dfew_build.media.playback import format_label, playback_file, playback_problem, proxy_command
 
 
-def movies_overview(db: Session, person: Person) -> list[dict]:
+def movie_playback(movie: Movie, workspace_root: Path) -> dict:
+    """Whether the extractor page can play a movie, in words for the movie list.
+
+    Returns {"state", "words", "fix"}: state "direct" (the browser plays the file), "proxy"
+    (it plays the movie's H.264 proxy), "needs-proxy" (neither; fix is the admin's command)
+    or "missing" (the file the player would get is gone). The same choice as the player
+    (media.playback.playback_file): one stat per movie, nothing decoded."""
+    path, kind = playback_file(movie, workspace_root)
+    if kind == "proxy":
+        return {"state": "proxy", "fix": None,
+                "words": "Plays, from a browser copy (same times as the movie)"}
+    if kind == "original":
+        if not os.path.isfile(path):
+            return {"state": "missing", "fix": None,
+                    "words": "Cannot play: the movie file is missing on the server; tell an admin"}
+        return {"state": "direct", "words": "Plays in the browser", "fix": None}
+    # Without decoding, an H.264 file's pixel format is unknown: name the format only when
+    # the container and codec alone explain it.
+    known = movie.container and movie.codec and playback_problem(movie.container, movie.codec)
+    why = (f"its format ({format_label(movie.container, movie.codec)}) does not play in "
+           "browsers" if known else "browsers cannot play this file")
+    return {"state": "needs-proxy", "fix": proxy_command(movie.id),
+            "words": f"Cannot play yet: {why}. An admin can make a browser copy with"}
+
+
+def movies_overview(db: Session, person: Person, workspace_root: Path) -> list[dict]:
+    """The ok movies by id: title, length, accepted clips (all, the person's), candidates,
+    and how the page plays each (movie_playback)."""
     accepted = dict(db.execute(select(Clip.movie_id, func.count()).where(
         Clip.status == "accepted").group_by(Clip.movie_id)).all())
     mine = dict(db.execute(select(Clip.movie_id, func.count()).where(
@@ -22,7 +51,8 @@ def movies_overview(db: Session, person: Person) -> list[dict]:
         Clip.status == "candidate").group_by(Clip.movie_id)).all())
     return [{"id": m.id, "title": m.title or os.path.basename(m.path),
              "duration": format_time(m.duration_s or 0), "accepted": accepted.get(m.id, 0),
-             "mine": mine.get(m.id, 0), "candidates": candidates.get(m.id, 0)}
+             "mine": mine.get(m.id, 0), "candidates": candidates.get(m.id, 0),
+             "playback": movie_playback(m, workspace_root)}
             for m in db.scalars(select(Movie).where(Movie.status == "ok").order_by(Movie.id))]
 
 

@@ -89,6 +89,7 @@ def main() -> None:
 
     from dfew_build.clips.propose import scan_movie
     from dfew_build.faces.detectors import create_detector
+    from dfew_build.faces.pipeline import FaceOptions
     from dfew_build.media.decode import VideoReader
     from dfew_build.media.probe import probe
 
@@ -99,7 +100,10 @@ def main() -> None:
                                 start_s=info.start_s, rotation=info.rotation, sar=info.sar,
                                 interlaced=info.interlaced, field_order=info.field_order)
         minutes = info.duration_s / 60
-        detector = create_detector("mtcnn")
+        # the search `clips propose` runs with the default [faces] settings
+        options = FaceOptions()
+        detector = create_detector("mtcnn", min_face=options.min_face,
+                                   detect_size=options.detect_size)
 
         def pyscenedetect():
             video = open_video(str(movie_path), backend="opencv")

@@ -172,7 +172,10 @@ class HashCache:
         if not self.dirty:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        from dfew_build.tempfiles import remove_stale, temp_path
+
+        remove_stale(self.path.parent, name=self.path.name)  # a killed run's copies
+        temporary = temp_path(self.path)
         temporary.write_text(json.dumps({"params": self.params, "clips": self.entries}))
         os.replace(temporary, self.path)
         self.dirty = False

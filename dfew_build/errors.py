@@ -97,10 +97,14 @@ class Interrupted(DfewError, KeyboardInterrupt):
     stops on one keeps doing so. ``str()`` says what finished and is saved;
     ``resume`` is the command's own arguments that continue it (e.g. ``["train",
     "--resume", RUN]``), or None when running the same command line again does only what
-    is missing. The CLI prints both and exits with status 130 (128 + SIGINT)."""
+    is missing. ``remaining``: the ids (clips, movies) not done, for a command given
+    --redo/--again, whose same command line would redo the finished ones too. The CLI
+    prints what finished and the command, and exits with status 130 (128 + SIGINT)."""
 
     exit_code = 130
 
-    def __init__(self, done: str, resume: list[str] | None = None):
+    def __init__(self, done: str, resume: list[str] | None = None,
+                 remaining: list[int] | None = None):
         super().__init__(done)
         self.resume = resume
+        self.remaining = remaining

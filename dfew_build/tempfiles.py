@@ -1,11 +1,12 @@
 """Temporary files of atomic writers, named after the process that writes them.
 
 A writer puts its output in ``.{name}.{pid}.tmp`` (or ``.{stem}.{pid}.tmp{suffix}`` where
-the writing library picks the format from the suffix, e.g. matplotlib's ``.png``) next to
-the final file, then ``os.replace``s it into place. A process killed in between leaves the
-temporary behind; :func:`remove_stale` deletes those whose writer is no longer alive, so
-the next run of the stage cleans up after the killed one. A temporary of a process still
-running (a concurrent run) is left alone.
+the writing library picks the format from the suffix, e.g. matplotlib's ``.png``; or
+``.{name}.{pid}-{random}.tmp`` from :func:`mkstemp_for`, where threads of one process may
+write the same file) next to the final file, then ``os.replace``s it into place. A
+process killed in between leaves the temporary behind; :func:`remove_stale` deletes those
+whose writer is no longer alive, so the next run of the stage cleans up after the killed
+one. A temporary of a process still running (a concurrent run) is left alone.
 
 The pid is of this machine: on a filesystem shared between machines a pid may belong to a
 writer elsewhere, which is why only stages that hold the workspace (not cluster workers)
@@ -14,12 +15,14 @@ sweep.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import tempfile
 from pathlib import Path
 
-# .{name}.{pid}.tmp or .{name}.{pid}.tmp.{ext}
-_TEMP = re.compile(r"^\..+\.(\d+)\.tmp(?:\.[A-Za-z0-9]+)?$")
+# .{name}.{pid}.tmp, .{name}.{pid}.tmp.{ext} or .{name}.{pid}-{mkstemp's random}.tmp
+_TEMP = re.compile(r"^\..+\.(\d+)(?:-[A-Za-z0-9_]+)?\.tmp(?:\.[A-Za-z0-9]+)?$")
 
 
 def temp_path(path: str | os.PathLike, *, keep_suffix: bool = False) -> Path:
@@ -29,6 +32,16 @@ def temp_path(path: str | os.PathLike, *, keep_suffix: bool = False) -> Path:
     if keep_suffix and path.suffix:
         return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def mkstemp_for(path: str | os.PathLike) -> tuple[int, Path]:
+    """tempfile.mkstemp next to ``path``, named with this process's pid (a unique name even
+    for threads writing the same file): (open descriptor, temporary path). OSError as
+    mkstemp raises it."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp",
+                                dir=path.parent if str(path.parent) else ".")
+    return fd, Path(temp)
 
 
 def pid_alive(pid: int) -> bool:
@@ -55,14 +68,18 @@ def writer_pid(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def remove_stale(folder: str | os.PathLike, *, recursive: bool = False) -> list[Path]:
+def remove_stale(folder: str | os.PathLike, *, recursive: bool = False,
+                 name: str | None = None) -> list[Path]:
     """Delete the temporaries in ``folder`` (and below it with ``recursive``) whose writer
-    process is gone; returns what was deleted. A missing folder has none."""
+    process is gone; returns what was deleted. ``name``: only the temporaries of that final
+    file (for a folder that is not ours, e.g. where `votes export` writes). A missing
+    folder has none."""
     folder = Path(folder)
     if not folder.is_dir():
         return []
     removed = []
-    for path in (folder.rglob(".*.tmp*") if recursive else folder.glob(".*.tmp*")):
+    pattern = f".{glob.escape(name)}.*.tmp*" if name else ".*.tmp*"
+    for path in (folder.rglob(pattern) if recursive else folder.glob(pattern)):
         pid = writer_pid(path.name)
         if pid is None or pid_alive(pid) or not path.is_file():
             continue

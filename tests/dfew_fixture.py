@@ -149,10 +149,24 @@ WORKSPACE_CLIPS = {
 IN_STORE = (1, 2, 6)
 
 
+def add_voted_clip(session, raters, clip_id: int, votes, path: str | None) -> None:
+    """A 0.5 s clip row with votes[k] of the raters voting emotion code k+1 (each vote on
+    an assignment, as the schema requires)."""
+    from dfew_build.db.models import Assignment, Clip, Vote
+
+    session.add(Clip(id=clip_id, start_s=0, end_s=0.5, duration_s=0.5, path=path))
+    session.flush()
+    emotions = [code for code, n in enumerate(votes, 1) for _ in range(n)]
+    for rater, emotion in zip(raters, emotions):
+        session.add(Assignment(clip_id=clip_id, annotator_id=rater.id))
+        session.flush()
+        session.add(Vote(clip_id=clip_id, annotator_id=rater.id, emotion=emotion))
+
+
 def build_workspace(workspace, *, folds: bool = True) -> None:
     """Six voted clips in every state an export meets (see WORKSPACE_CLIPS), a 112px
     tensor store and a 2-fold scheme `default` made with --subset all --include-unprocessed."""
-    from dfew_build.db.models import Assignment, Clip, FaceTrack, Person, Vote
+    from dfew_build.db.models import FaceTrack, Person
     from dfew_build.faces.store import TensorStore
     from dfew_build.splits import plan_folds, save_folds
 
@@ -166,13 +180,7 @@ def build_workspace(workspace, *, folds: bool = True) -> None:
             if cut:
                 path = f"clips/{clip_id:05d}.mp4"
                 write_clip_video(root / path, clip_id)
-            session.add(Clip(id=clip_id, start_s=0, end_s=0.5, duration_s=0.5, path=path))
-            session.flush()
-            emotions = [code for code, n in enumerate(votes, 1) for _ in range(n)]
-            for rater, emotion in zip(raters, emotions):
-                session.add(Assignment(clip_id=clip_id, annotator_id=rater.id))
-                session.flush()
-                session.add(Vote(clip_id=clip_id, annotator_id=rater.id, emotion=emotion))
+            add_voted_clip(session, raters, clip_id, votes, path)
             if status:
                 storage = f"faces/frames/{clip_id:05d}" if status == "kept" else None
                 if storage:

@@ -27,7 +27,7 @@ from dfew_build.clips.library import DuplicateClipError
 from dfew_build.db.models import Clip, Movie, Person
 from dfew_build.errors import ClipError
 from dfew_build.logins import Login
-from dfew_build.media.proxy import playback_source
+from dfew_build.media.playback import playback_source
 
 router = APIRouter(prefix="/extract", dependencies=[Depends(csrf_protect)])
 extractor = require_role("extractor")
@@ -51,9 +51,9 @@ def _movie(db, movie_id: int) -> Movie:
     return movie
 
 
-def _index(db, person_id: int, config: dict):
+def _index(db, person_id: int, config: dict, root):
     person = db.get(Person, person_id)
-    movies = movies_overview(db, person)
+    movies = movies_overview(db, person, root)
     titles = {m["id"]: m["title"] for m in movies}
     clips = own_clips(db, person)
     for clip in clips:  # "My clips" names the movie, not its id
@@ -68,7 +68,9 @@ def in_form_words(message: str) -> str:
 
 @router.get("")
 async def index(request: Request, person: Login = Depends(extractor)):
-    view = await get_db(request).run(_index, person.person_id, _settings(request).config)
+    settings = _settings(request)
+    view = await get_db(request).run(_index, person.person_id, settings.config,
+                                     settings.workspace_root)
     return render(request, "extract_index.html", view, person=person)
 
 

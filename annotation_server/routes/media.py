@@ -2,7 +2,7 @@
 
 A clip goes to the annotators assigned to it, its extractor and admins; a movie to
 extractors and admins. A movie is served as its H.264 proxy when it has one, else as its
-own file unless a browser cannot play that (dfew_build.media.proxy.playback_source).
+own file unless a browser cannot play that (dfew_build.media.playback.playback_source).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from annotation_server.deps import current_person, get_db
 from annotation_server.limits import ClipId, MovieId
 from dfew_build.db.models import Movie
 from dfew_build.logins import Login
-from dfew_build.media.proxy import playback_source
+from dfew_build.media.playback import playback_source
 
 router = APIRouter(prefix="/media")
 _BYTE_RANGE = re.compile(r"^([0-9]*)-([0-9]*)$")

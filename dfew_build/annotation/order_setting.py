@@ -43,7 +43,10 @@ def record_queue_order(config_path: Path, kind: str | None, seed: int | None,
         document["annotation"] = section
     section["order"] = wanted.kind
     section["order_seed"] = wanted.seed
-    temporary = config_path.with_name(f".{config_path.name}.{os.getpid()}.tmp")
+    from dfew_build.tempfiles import remove_stale, temp_path
+
+    remove_stale(config_path.parent, name=config_path.name)  # a killed writer's copies
+    temporary = temp_path(config_path)
     try:
         temporary.write_text(tomlkit.dumps(document), encoding="utf-8")
         os.chmod(temporary, config_path.stat().st_mode & 0o7777)  # keep e.g. a 0600 file 0600

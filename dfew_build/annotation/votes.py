@@ -31,7 +31,6 @@ from __future__ import annotations
 import csv
 import os
 import shlex
-import tempfile
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ from dfew_build.emotions import BY_CODE, NAMES, parse_emotion
 from dfew_build.errors import VoteError
 from dfew_build.names import name_problem
 from dfew_build.people import normalize_name
+from dfew_build.tempfiles import mkstemp_for, remove_stale
 
 COLUMNS = ("clip_id", "annotator", "emotion")
 # Rows written per transaction. Each holds the write lock for a few milliseconds, so the
@@ -416,7 +416,8 @@ def export_votes(session: Session, path: str | os.PathLike, *, names: bool = Fal
         raise VoteError(f"{path} is a folder; give a file name such as {path / 'votes.csv'}")
     folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        remove_stale(folder, name=path.name)  # a killed export's temporaries of this file
+        fd, temp = mkstemp_for(folder / path.name)
     except OSError as exc:
         raise VoteError(f"cannot write {path}: {exc.strerror}") from None
     try:

@@ -106,7 +106,11 @@ def init_weights(model: nn.Module, source: str, workspace, config: TrainConfig) 
     """Load ``--init-from``: a checkpoint file, or a run's best.pt (else last.pt).
     TrainingError when it is missing, unreadable, of another model or does not fit."""
     path = Path(source)
-    if not path.is_file():  # a run name: its kept checkpoint
+    if not path.is_file() and (path.suffix == ".pt" or len(path.parts) > 2
+                               or path.is_absolute()):
+        raise TrainingError(f"--init-from {source}: no such checkpoint file (give a .pt "
+                            f"file, or the name of a run in {workspace.runs_dir})")
+    if not path.is_file():  # a run name (NAME or NAME/foldK): its kept checkpoint
         path = runs.kept_checkpoint(workspace, source)
     state = ckpt.load_checkpoint(path, model_name=config.model)
     try:

@@ -75,16 +75,18 @@ def write_tensor_store(tensors_dir: Path, clip_ids, clips: np.ndarray) -> Path:
     """Write ``{size}px_{T}f.npy`` and its ``_index.csv`` (row,clip_id), each atomically."""
     import os
 
+    from dfew_build.tempfiles import temp_path
+
     clips = np.asarray(clips, dtype=np.uint8)
     _, frames, size, _, _ = clips.shape
     tensors_dir = Path(tensors_dir)
     tensors_dir.mkdir(parents=True, exist_ok=True)
     path = tensors_dir / f"{size}px_{frames}f.npy"
-    tmp = tensors_dir / f".{path.stem}.tmp.npy"
+    tmp = temp_path(path, keep_suffix=True)  # np.save adds .npy to a name without it
     np.save(tmp, clips)
     os.replace(tmp, path)
     index = tensors_dir / f"{size}px_{frames}f_index.csv"
-    tmp_index = tensors_dir / f".{index.name}.tmp"
+    tmp_index = temp_path(index)
     lines = "".join(f"{row},{int(c)}\n" for row, c in enumerate(clip_ids))
     tmp_index.write_text("row,clip_id\n" + lines)
     os.replace(tmp_index, index)

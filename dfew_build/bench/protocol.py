@@ -68,7 +68,9 @@ def _labelled(workspace, config: TrainConfig) -> pd.DataFrame:
 
 
 def _resumed_config(workspace, name: str, overrides: dict) -> TrainConfig:
-    config = TrainConfig.from_dict(runs.run_config(workspace, name, action="to resume"))
+    saved = runs.run_config(workspace, name, action="to resume")
+    saved.setdefault("keep", "both")  # a run from before --keep kept both: it still does
+    config = TrainConfig.from_dict(saved)
     changes = {k: v for k, v in overrides.items() if k in RESUME_OVERRIDES and v is not None}
     return replace(config, **changes)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+from dfew_build.cli.base import (echo_json, echo_listing, format_table, narrow_resume,
+                                 pass_state, show_progress)
 
 STATUSES = ("candidate", "accepted", "rejected")
 SOURCES = ("manual", "proposed", "imported")
@@ -143,23 +144,39 @@ def propose(state, movies, again, detector, model_dir, device, executor, ray_add
     """Propose candidate clips: one-face windows inside detected shots.
 
     Candidates get status `candidate`; confirm them with `clips confirm IDS` (or on the
-    extractor web page) before they count as clips.
+    extractor web page) before they count as clips. Ctrl-C keeps the movies done and says
+    the command that does the rest.
     """
-    from dfew_build.clips.propose import propose_clips, proposal_detector
+    from dfew_build.errors import Interrupted
 
     workspace = state.workspace()
     movie_refs = [ref for value in movies for ref in value.split(",") if ref.strip()]
+    try:
+        report = _propose(workspace, movie_refs, again, detector, model_dir, device, executor,
+                          ray_address)
+    except Interrupted as exc:  # --again again would redo the movies just done
+        narrow_resume(exc, flag="--again", ids_option="--movies")
+        raise
+    _propose_output(report, as_json)
+
+
+def _propose(workspace, movie_refs, again, detector, model_dir, device, executor,
+             ray_address):
+    from dfew_build.clips.propose import propose_clips, proposal_detector
+
     with make_executor(executor, ray_address) as runner:
         if runner.distributed:
-            report = propose_clips(workspace, movie_refs or None, again=again,
-                                   progress=show_progress(), executor=runner,
-                                   detector_options={"name": detector, "model_dir": model_dir,
-                                                     "device": device})
-        else:
-            report = propose_clips(
-                workspace, movie_refs or None, again=again, progress=show_progress(),
-                make_detector=lambda: proposal_detector(workspace, detector,
-                                                        model_dir=model_dir, device=device))
+            return propose_clips(workspace, movie_refs or None, again=again,
+                                 progress=show_progress(), executor=runner,
+                                 detector_options={"name": detector, "model_dir": model_dir,
+                                                   "device": device})
+        return propose_clips(
+            workspace, movie_refs or None, again=again, progress=show_progress(),
+            make_detector=lambda: proposal_detector(workspace, detector,
+                                                    model_dir=model_dir, device=device))
+
+
+def _propose_output(report, as_json: bool) -> None:
     if as_json:
         echo_json(report.as_dict())
         return
@@ -287,7 +304,8 @@ def cut(state, jobs, executor, ray_address, as_json) -> None:
 
     Frame-accurate re-encode (H.264, audio kept), verified by probing the output;
     resumable: re-running cuts only what is missing. Exit status 1 when a clip failed
-    (the others are still cut).
+    (the others are still cut). Ctrl-C stops FFmpeg, keeps the clips cut and says so (exit
+    status 130); FFmpeg never outlives a killed run.
     """
     from dfew_build.clips.cut import cut_clips
 
@@ -325,11 +343,8 @@ def list_(state, movie, status, source, extractor, retired, as_json) -> None:
         rows = [clip_dict(c) for c in list_clips(session, movie=movie, status=status,
                                                  source=source, extractor=extractor,
                                                  retired=retired)]
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no clips; add some with: dfew-build clips import CSV (or clips propose)")
+    if not echo_listing(rows, as_json, "no clips; add some with: dfew-build clips import CSV "
+                        "(or clips propose)"):
         return
     for row in rows:
         row["duration"] = f"{row['duration_s']:.3f}s"

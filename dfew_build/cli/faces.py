@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+from dfew_build.cli.base import (echo_json, format_table, narrow_resume, pass_state,
+                                 show_progress)
 from dfew_build.cli.clips import executor_options, make_executor
 
 
@@ -63,20 +64,26 @@ def preprocess(state, detector, model_dir, device, frames, size, temporal, min_f
     WS/faces/frames/NNNNN/ and a T-frame row in WS/faces/tensors/{size}px_{T}f.npy.
 
     Re-running does only what is missing (failed clips are tried again); --redo does all.
+    Ctrl-C says how many clips are saved and the command that does the rest.
     """
     from dfew_build.faces.pipeline import parse_clip_ids
     from dfew_build.faces.pipeline import preprocess as run_preprocess
 
+    from dfew_build.errors import Interrupted
+
     workspace = state.workspace()
     ids = parse_clip_ids(clip_ids) if clip_ids else None
-    with make_executor(executor, ray_address) as runner:
-        report = run_preprocess(workspace, detector=detector, model_dir=model_dir,
-                                device=device, frames=frames, size=size, temporal=temporal,
-                                min_face_rate=min_face_rate, min_face=min_face,
-                                detect_size=detect_size, detect_every=detect_every,
-                                jobs=jobs, clip_ids=ids, redo=redo,
-                                batched=batched or None,
-                                progress=show_progress() and not as_json, executor=runner)
+    try:
+        with make_executor(executor, ray_address) as runner:
+            report = run_preprocess(
+                workspace, detector=detector, model_dir=model_dir, device=device,
+                frames=frames, size=size, temporal=temporal, min_face_rate=min_face_rate,
+                min_face=min_face, detect_size=detect_size, detect_every=detect_every,
+                jobs=jobs, clip_ids=ids, redo=redo, batched=batched or None,
+                progress=show_progress() and not as_json, executor=runner)
+    except Interrupted as exc:  # --redo again would redo the clips just done: name the rest
+        narrow_resume(exc, flag="--redo", ids_option="--clips", ranges=True)
+        raise
     summary = report.summary()
     if as_json:
         echo_json({"summary": summary, "clips": [r.as_dict() for r in report.results],

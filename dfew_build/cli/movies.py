@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state, show_progress
+from dfew_build.cli.base import (echo_json, echo_listing, format_table, pass_state,
+                                 show_progress)
 
 
 @click.command()
@@ -107,11 +108,8 @@ def list_movies(state, status, as_json) -> None:
     from dfew_build.media.catalog import display_notes, list_movies as query
 
     rows = query(state.workspace(), status=status)
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no movies yet; add some with: dfew-build ingest PATH...")
+    if not echo_listing(rows, as_json,
+                        "no movies yet; add some with: dfew-build ingest PATH..."):
         return
     for row in rows:
         row["size"] = f"{row['width']}x{row['height']}" if row["width"] else ""

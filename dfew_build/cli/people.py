@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dfew_build.cli.base import echo_json, format_table, pass_state
+from dfew_build.cli.base import echo_json, echo_listing, format_table, pass_state
 
 ROLES = ("annotator", "extractor", "admin")
 _BASE_URL_HELP = ("Address people open, for the login link (default: [server] base_url in "
@@ -79,6 +79,32 @@ def _show_links(rows: list[dict], as_json: bool, handle, extra: dict) -> None:
                                 ["name", "role", "link"]))
 
 
+def _link_options(command):
+    """The options of every command that issues login links (`people add`, `people link`),
+    in this order in --help."""
+    options = [
+        click.option("--base-url", metavar="URL", help=_BASE_URL_HELP),
+        click.option("--expires-in", "expires_in", type=click.FloatRange(0, 3650),
+                     metavar="DAYS", help=_EXPIRES_HELP),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print JSON (includes the tokens)."),
+        click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
+                     help=_CSV_HELP),
+    ]
+    for option in reversed(options):  # as if stacked above the command, first on top
+        command = option(command)
+    return command
+
+
+def _link_setup(state, base_url, expires_in, csv_out):
+    """(workspace, login base URL, expiry in days or None, open --csv file or None)."""
+    workspace = state.workspace()
+    url = _base_url(workspace, base_url)
+    expiry = _expiry(workspace, expires_in)
+    handle = _open_links_file(csv_out) if csv_out else None
+    return workspace, url, expiry, handle
+
+
 @click.group()
 def people() -> None:
     """Annotators, extractors and admins, and their login links.
@@ -96,12 +122,7 @@ def people() -> None:
               "of rows whose role column is empty or missing).")
 @click.option("--from", "from_csv", type=click.Path(dir_okay=False), metavar="CSV",
               help="Add everyone in a CSV file with columns name and role.")
-@click.option("--base-url", metavar="URL", help=_BASE_URL_HELP)
-@click.option("--expires-in", "expires_in", type=click.FloatRange(0, 3650), metavar="DAYS",
-              help=_EXPIRES_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the tokens).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
-              help=_CSV_HELP)
+@_link_options
 @pass_state
 def add(state, name, role, from_csv, base_url, expires_in, as_json, csv_out) -> None:
     """Add a person (NAME --role ROLE) or everyone in a CSV (--from people.csv) and print
@@ -120,10 +141,7 @@ def add(state, name, role, from_csv, base_url, expires_in, as_json, csv_out) -> 
                                "several people")
     if name and not role:
         raise click.UsageError("Missing option '--role' (annotator, extractor or admin)")
-    workspace = state.workspace()
-    url = _base_url(workspace, base_url)
-    expiry = _expiry(workspace, expires_in)
-    handle = _open_links_file(csv_out) if csv_out else None
+    workspace, url, expiry, handle = _link_setup(state, base_url, expires_in, csv_out)
     if name:
         from dfew_build.people import add_person
 
@@ -167,12 +185,7 @@ def add(state, name, role, from_csv, base_url, expires_in, as_json, csv_out) -> 
 @click.option("--all", "everyone", is_flag=True,
               help="Every active person (of --role, when given).")
 @click.option("--role", type=click.Choice(ROLES), help="With --all: only this role.")
-@click.option("--base-url", metavar="URL", help=_BASE_URL_HELP)
-@click.option("--expires-in", "expires_in", type=click.FloatRange(0, 3650), metavar="DAYS",
-              help=_EXPIRES_HELP)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (includes the tokens).")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False), metavar="FILE",
-              help=_CSV_HELP)
+@_link_options
 @pass_state
 def link(state, names, everyone, role, base_url, expires_in, as_json, csv_out) -> None:
     """Issue new login links for NAME... (or --all); their old links stop working and
@@ -185,10 +198,7 @@ def link(state, names, everyone, role, base_url, expires_in, as_json, csv_out) -
         raise click.UsageError("give a NAME, or --all for everyone")
     if role and not everyone:
         raise click.UsageError("--role goes with --all")
-    workspace = state.workspace()
-    url = _base_url(workspace, base_url)
-    expiry = _expiry(workspace, expires_in)
-    handle = _open_links_file(csv_out) if csv_out else None
+    workspace, url, expiry, handle = _link_setup(state, base_url, expires_in, csv_out)
     if len(names) == 1 and handle is None:
         with workspace.session() as session:
             person, token = issue_token(session, names[0], expires_in_days=expiry)
@@ -226,11 +236,8 @@ def list_(state, role, as_json) -> None:
             row["assigned"] = done["assigned"] if done else 0
             row["voted"] = done["voted"] if done else 0
             rows.append(row)
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no people yet; add one with: dfew-build people add NAME --role annotator")
+    if not echo_listing(rows, as_json, "no people yet; add one with: dfew-build people add "
+                        "NAME --role annotator"):
         return
     for row in rows:
         row["active"] = "yes" if row["active"] else "no"

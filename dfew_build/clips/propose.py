@@ -26,7 +26,7 @@ from sqlalchemy import select
 from dfew_build.clips.library import movie_label, resolve_movie
 from dfew_build.clips.rules import ClipRules, clip_rules, overlaps_too_much
 from dfew_build.db.models import Clip, Movie
-from dfew_build.errors import ClipError, DfewError
+from dfew_build.errors import ClipError, DfewError, Interrupted
 from dfew_build.executors import is_distributed
 
 DETECT_BATCH = 16
@@ -48,6 +48,7 @@ class MovieProposal:
 @dataclass
 class ProposeReport:
     movies: list[MovieProposal] = field(default_factory=list)
+    planned: list[int] = field(default_factory=list)  # the movie ids this run looks at
 
     def summary(self) -> dict:
         return {"movies": len(self.movies),
@@ -199,10 +200,7 @@ def proposal_detector(workspace, name: str = "auto", **kwargs):
                            **kwargs)
 
 
-def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
-                  make_detector: Callable[[], object] | None = None, again: bool = False,
-                  progress: bool = False, executor=None,
-                  detector_options: dict | None = None) -> ProposeReport:
+def propose_clips(workspace, movies: Iterable | None = None, **options) -> ProposeReport:
     """Propose candidates for the given movies (ids, names or paths; default: every readable
     movie). detector: any FaceDetector; else make_detector() or proposal_detector(workspace),
     called only when a movie needs it. Each movie is committed on its own; a failing movie
@@ -212,7 +210,29 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
     its tasks, each worker with a detector made from detector_options (proposal_detector's
     name, model_dir, device), and this process records them in movie order, as a local run
     does (same candidates, same clip ids).
+
+    Options: detector, make_detector, again, progress, executor, detector_options (as
+    above). Ctrl-C raises Interrupted naming the movies done (their candidates are saved)
+    and the ones left.
     """
+    report = ProposeReport()
+    try:
+        return _propose_clips(workspace, movies, report=report, **options)
+    except KeyboardInterrupt:
+        done = {m.movie_id for m in report.movies}
+        left = [m for m in report.planned if m not in done]
+        proposed = sum(m.status == "proposed" for m in report.movies)
+        raise Interrupted(
+            f"stopped after {len(done)} of {len(report.planned)} movies; the "
+            f"{report.summary()['candidates']} new candidates of the {proposed} movies "
+            "proposed are saved, the movie in progress is looked at by the next run",
+            remaining=left) from None
+
+
+def _propose_clips(workspace, movies: Iterable | None = None, *, report: ProposeReport,
+                   detector=None, make_detector: Callable[[], object] | None = None,
+                   again: bool = False, progress: bool = False, executor=None,
+                   detector_options: dict | None = None) -> ProposeReport:
     rules = clip_rules(workspace.config)
     with workspace.session() as session:
         if movies:
@@ -221,7 +241,7 @@ def propose_clips(workspace, movies: Iterable | None = None, *, detector=None,
             chosen = list(session.scalars(
                 select(Movie.id).where(Movie.status == "ok").order_by(Movie.id)))
         done = set(session.scalars(select(Clip.movie_id).where(Clip.source == "proposed")))
-    report = ProposeReport()
+    report.planned = list(dict.fromkeys(chosen))
     if is_distributed(executor):
         if detector is not None or make_detector is not None:
             raise ClipError("a distributed executor makes a detector in each worker: give "

@@ -23,7 +23,8 @@ from dfew_build.errors import FacesError
 from dfew_build.executors import is_distributed
 from dfew_build.faces.process import (ClipJob, ClipResult, FaceOptions, init_worker,
                                       process_clip, run_in_worker)
-from dfew_build.faces.store import TensorStore, clip_frames_dir, remove_stale_temporaries
+from dfew_build.faces.store import (TensorStore, clip_frames_dir,
+                                   remove_stale_store_temporaries, remove_stale_temporaries)
 
 LOCK_NAME = ".preprocess.lock"
 CPU_BATCH, GPU_BATCH = 16, 64  # frames per detection call
@@ -279,6 +280,7 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                               not_cut_states=not_cut)
     with preprocess_lock(workspace.root / "faces"):
         remove_stale_temporaries(workspace.frames_dir)
+        remove_stale_store_temporaries(workspace.tensors_dir)  # a killed run's store copies
         store = TensorStore(workspace.tensors_dir, options.size, options.frames)
         try:
             done = set() if redo else _done(workspace, detector_instance.name, job_list, store)
@@ -306,6 +308,8 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
                         bar.set_postfix_str(f"clip {result.clip_id} {result.status}",
                                             refresh=False)
                         bar.update(1)
+            except KeyboardInterrupt:
+                raise _interrupted(report, todo) from None
             finally:
                 results.close()  # an interrupt stops the workers now, not at GC time
                 if bar is not None:
@@ -315,6 +319,20 @@ def preprocess(workspace, *, detector: str | None = None, model_dir: str | None 
     report.results.sort(key=lambda r: r.clip_id)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _interrupted(report: PreprocessReport, todo: list[ClipJob]):
+    """What a Ctrl-C in `preprocess` leaves: every recorded clip is saved (frames, tensor
+    row, face_track row), the clips in flight are not and are done by the next run."""
+    from dfew_build.errors import Interrupted
+
+    saved = {r.clip_id for r in report.results}
+    before = (f" ({len(report.already_done)} were done before)" if report.already_done
+              else "")
+    return Interrupted(
+        f"stopped after {len(saved)} of {len(todo)} clips{before}; {len(saved)} "
+        f"{'is' if len(saved) == 1 else 'are'} saved, the clips in flight are done by the "
+        "next run", remaining=[j.clip_id for j in todo if j.clip_id not in saved])
 
 
 def _progress_bar(total: int, progress: bool):

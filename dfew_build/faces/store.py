@@ -24,6 +24,7 @@ from typing import Iterable
 import numpy as np
 
 from dfew_build.errors import FacesError
+from dfew_build.tempfiles import remove_stale, temp_path
 
 INDEX_COLUMNS = ("row", "clip_id", "detector", "temporal", "source_frames")
 JPEG_QUALITY = 95
@@ -81,6 +82,19 @@ def remove_stale_temporaries(frames_root: Path) -> int:
         for entry in Path(frames_root).iterdir():
             if entry.is_dir() and entry.name.startswith((".tmp-", ".old-")):
                 shutil.rmtree(entry, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def remove_stale_store_temporaries(tensors_dir: Path) -> int:
+    """Copies of a store or index that a killed run left (call only while holding the
+    preprocess lock): pid-named ones whose writer is gone, and those of versions before
+    pid names (``112px_16f.npy.tmp``; with the lock held, nobody is writing them)."""
+    removed = len(remove_stale(tensors_dir))
+    if Path(tensors_dir).is_dir():
+        for path in Path(tensors_dir).glob("*px_*f*.tmp"):
+            if not path.name.startswith("."):
+                path.unlink(missing_ok=True)
                 removed += 1
     return removed
 
@@ -278,7 +292,7 @@ class TensorStore:
                 handle.flush()
                 os.fsync(handle.fileno())
         else:  # an old-style header without room: copy into a new file, then swap
-            temp = self.npy_path.with_suffix(".npy.tmp")
+            temp = temp_path(self.npy_path)
             old = np.load(self.npy_path, mmap_mode="r")
             new = np.lib.format.open_memmap(temp, mode="w+", dtype=np.uint8, shape=shape)
             new[:len(old)] = old
@@ -337,7 +351,7 @@ class TensorStore:
             raise FacesError(f"cannot append to {self.index_path}: {exc.strerror}") from None
 
     def _rewrite_index(self) -> None:
-        temp = self.index_path.with_suffix(".csv.tmp")
+        temp = temp_path(self.index_path)
         text = ",".join(INDEX_COLUMNS) + "\n" + "".join(self._line(e) for e in self.entries)
         try:
             with open(temp, "w", encoding="utf-8", newline="") as handle:

@@ -28,6 +28,8 @@ from dfew_build.formats.source import ExportSource, fold_miss_reason, gather, no
 from dfew_build.formats.tensors import best_view
 from dfew_build.labels.consensus import DEFAULT_THRESHOLD
 from dfew_build.splits import DEFAULT_SCHEME
+from dfew_build.tempfiles import remove_stale as remove_stale_temporaries
+from dfew_build.tempfiles import temp_path
 
 NOT_CUT = "not cut: no clip file (run dfew-build clips cut)"
 NOT_PREPROCESSED = "not preprocessed: no aligned frames (run dfew-build preprocess)"
@@ -70,7 +72,7 @@ def _write_xlsx(path: Path, header, rows) -> str:
     for row in wanted:
         sheet.append(row)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = temp_path(path, keep_suffix=True)  # openpyxl wants the .xlsx suffix
     book.save(temporary)
     temporary.replace(path)
     return "written"
@@ -139,6 +141,9 @@ def export_dfew(workspace, out: str | Path, *, scheme: str = DEFAULT_SCHEME,
                 threshold: int = DEFAULT_THRESHOLD, progress: bool = False) -> ExportReport:
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / ORIGINAL_DIR, out / ANNOTATION_XLSX.parent,
+                   *(out / f for f in _SPLIT_FOLDERS)):
+        remove_stale_temporaries(folder)  # a killed export's (per-clip folders: layout's)
     source = gather(workspace, scheme=scheme, threshold=threshold)
     report = ExportReport("dfew", out, scheme, clips=len(source.matrix))
     report.notes.extend(not_counted_notes(source))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from dfew_build.emotions import EMOTIONS
+from dfew_build.tempfiles import pid_alive, temp_path, writer_pid
 
 ORIGINAL_DIR = Path("Clip", "original")
 FRAMES_DIR = Path("Clip", "clip_224x224")
@@ -118,7 +119,7 @@ class Tally:
 
 
 def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    return temp_path(target)
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -188,11 +189,14 @@ def encode_jpeg(image_bgr) -> bytes:
 
 
 def remove_stale(folder: Path, keep: set[str]) -> int:
-    """Delete JPEGs in an exported clip folder that the current export does not hold."""
+    """Delete JPEGs in an exported clip folder that the current export does not hold, and
+    the temporaries a killed export left there (their writer pid gone; not counted)."""
     removed = 0
     if folder.is_dir():
         for path in folder.iterdir():
             if path.suffix.lower() in (".jpg", ".jpeg") and path.name not in keep:
                 path.unlink()
                 removed += 1
+            elif (pid := writer_pid(path.name)) is not None and not pid_alive(pid):
+                path.unlink(missing_ok=True)
     return removed

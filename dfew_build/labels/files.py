@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from dfew_build.tempfiles import mkstemp_for, remove_stale
 
 
 def _umask() -> int:
@@ -20,7 +21,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     Raises OSError as open() would.
     """
     path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale(path.parent, name=path.name)  # a killed writer's temporaries of this file
+    fd, temp = mkstemp_for(path)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)

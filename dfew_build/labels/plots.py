@@ -126,6 +126,12 @@ def confusion_shown(annotator: dict) -> np.ndarray:
     return matrix
 
 
+def _clips(expected: float) -> str:
+    """An expected clip count for a row label: whole when it is (nearly) whole, else one
+    decimal, so a drawn row never reads "(0)" (0.5 rounds to 0)."""
+    return f"{expected:.0f}" if abs(expected - round(expected)) < 0.05 else f"{expected:.1f}"
+
+
 @_user_text_safe
 def annotator_confusion(annotators: list[dict], path: Path) -> Path:
     """Dawid-Skene confusion matrices (rows: true emotion with the clips seen, columns:
@@ -158,7 +164,7 @@ def annotator_confusion(annotators: list[dict], path: Path) -> Path:
         axes.set_title(annotator["annotator"], fontsize=9)
         axes.set_xticks(range(len(NAMES)), short, fontsize=7, rotation=90)
         support = annotator.get("support")
-        ticks = short if support is None else [f"{name} ({s:.0f})"
+        ticks = short if support is None else [f"{name} ({_clips(s)})"
                                                for name, s in zip(short, support)]
         axes.set_yticks(range(len(NAMES)), ticks, fontsize=7)
         if i % columns == 0:

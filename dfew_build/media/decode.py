@@ -191,7 +191,10 @@ class VideoReader:
                                     check_start=False)
             return
         if origin is None:
-            origin = _first_frame_time(container, stream)
+            from dfew_build.media.streams import first_frame_time
+
+            # Nothing decodes (or demuxing fails): the container's clock is the timeline.
+            origin = first_frame_time(container, stream) or 0.0
         # Seek a little before the span and decode forward, keeping frames by timestamp.
         # Containers without an index (MPEG-TS/PS) can land after a keyframe-less stretch
         # or past the span: then seek further back, and at last decode from the start.
@@ -278,19 +281,6 @@ def _drain(deinterlace: _Deinterlacer) -> list:
             out.append(deinterlace.graph.vpull())
         except (av.BlockingIOError, av.EOFError):
             return out
-
-
-def _first_frame_time(container, stream) -> float:
-    import av
-
-    for packet in container.demux(stream):
-        try:
-            for frame in packet.decode():
-                if frame.time is not None:
-                    return float(frame.time)
-        except av.FFmpegError:
-            continue
-    return 0.0
 
 
 def to_display(frame, display: Display, max_side: int | None = None) -> np.ndarray:

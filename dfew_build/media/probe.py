@@ -198,7 +198,7 @@ def _probe_pyav(path: Path, size: int) -> ProbeResult:
 
 def _playable(fmt: str, codec: str, pix_fmt: str | None) -> bool | None:
     try:
-        from dfew_build.media.proxy import browser_playable
+        from dfew_build.media.playback import browser_playable
     except ImportError:
         return None
     return bool(browser_playable(fmt, codec, pix_fmt))

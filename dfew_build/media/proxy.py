@@ -1,8 +1,7 @@
-"""Movies a browser cannot play, and the H.264 proxies the extractor page plays instead.
+"""The H.264 proxies the extractor page plays instead of movies a browser cannot play.
 
-Browsers play H.264 (8-bit 4:2:0), VP8, VP9 and AV1 in MP4/MOV or WebM; DVD rips, DivX/XviD
-AVIs (MPEG-4 Part 2, MS-MPEG4), broadcast MPEG-TS, MKV and HEVC files give a black player.
-`browser_playable` says which (the probe records it at ingest); `make_proxies` writes
+Which movies those are is media.playback's `browser_playable` (the probe records it at
+ingest; its names are re-exported here); `make_proxies` writes
 ``WS/proxies/{movie:05d}.mp4`` for the others: H.264 yuv420p (x264 ``veryfast``, CRF 23),
 AAC audio, ``+faststart`` so playback starts before the whole file arrives.
 
@@ -39,9 +38,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 from dfew_build.errors import DfewError, ProxyError
+from dfew_build.media import children
 from dfew_build.media.ffmpeg import display_filters, ffmpeg_exe
+# Re-exported: callers and tests import the playability names from here.
+from dfew_build.media.playback import (CODEC_LABELS, CONTAINER_LABELS,  # noqa: F401
+                                       PROXIES_SUBDIR, PlaybackSource, browser_playable,
+                                       codec_name, format_label, movie_playable,
+                                       playback_problem, playback_source, proxy_command,
+                                       proxy_relpath)
+from dfew_build.media.streams import (StreamFacts, count_video_packets,  # noqa: F401
+                                      first_frame_time, stream_facts)
 
-PROXIES_SUBDIR = "proxies"
 VIDEO_ARGS = ("-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
               "-fps_mode", "passthrough", "-enc_time_base:v", "demux")
 AUDIO_ARGS = ("-c:a", "aac", "-b:a", "128k", "-ac", "2")
@@ -50,197 +57,6 @@ EVEN_SIZE = "crop=trunc(iw/2)*2:trunc(ih/2)*2"
 TAG_PREFIX = "dfew-build proxy of "
 FRAME_TOLERANCE = 1  # frames the proxy may differ from the movie's count
 FIRST_FRAME_TOLERANCE_S = 1e-3
-
-
-# ---------------------------------------------------------------------------------------------
-# What a browser plays
-
-# FFmpeg decoder names (what the probe stores as movie.codec) -> codec names.
-_CODEC_ALIASES = {"msmpeg4": "msmpeg4v3", "libdav1d": "av1", "libaom-av1": "av1",
-                  "av1_cuvid": "av1", "libvpx": "vp8", "libvpx-vp9": "vp9", "h264_cuvid": "h264",
-                  "hevc_cuvid": "hevc", "mpeg4_cuvid": "mpeg4", "libopenh264": "h264"}
-CODEC_LABELS = {
-    "h264": "H.264", "hevc": "HEVC (H.265)", "vp8": "VP8", "vp9": "VP9", "av1": "AV1",
-    "mpeg4": "MPEG-4 Part 2", "msmpeg4v1": "MS-MPEG4 v1", "msmpeg4v2": "MS-MPEG4 v2",
-    "msmpeg4v3": "MS-MPEG4 v3", "mpeg2video": "MPEG-2", "mpeg1video": "MPEG-1",
-    "mjpeg": "Motion JPEG", "wmv1": "WMV 7", "wmv2": "WMV 8", "wmv3": "WMV 9", "vc1": "VC-1",
-    "theora": "Theora", "h263": "H.263", "flv1": "Sorenson Spark", "dvvideo": "DV",
-    "prores": "ProRes", "rv40": "RealVideo 4", "vvc": "VVC (H.266)",
-}
-_BROWSER_CODECS = ("h264", "vp8", "vp9", "av1")
-_H264_PIX_FMTS = ("yuv420p", "yuvj420p")  # 8-bit 4:2:0: what every browser decodes
-_ISO_NAMES = {"mov", "mp4", "m4a", "m4v", "3gp", "3g2", "mj2", "ismv", "ipod"}
-CONTAINER_LABELS = {"avi": "AVI", "mpeg": "MPEG-PS (VOB/MPG)", "vob": "MPEG-PS (VOB)",
-                    "mpegts": "MPEG-TS", "mpegtsraw": "MPEG-TS", "asf": "ASF (WMV)",
-                    "flv": "FLV", "ogg": "Ogg", "rm": "RealMedia", "mpegvideo": "raw MPEG video",
-                    "h264": "raw H.264", "hevc": "raw HEVC", "dv": "DV", "nut": "NUT",
-                    "mxf": "MXF"}
-
-
-def codec_name(codec: str | None) -> str:
-    """An FFmpeg codec or decoder name as the codec's own name ("msmpeg4" -> "msmpeg4v3")."""
-    name = (codec or "").strip().lower()
-    return _CODEC_ALIASES.get(name, name)
-
-
-def _container_kind(container: str | None, codec: str) -> str:
-    """'iso' (MP4/MOV), 'webm', 'mkv', or the demuxer name; FFmpeg names one demuxer
-    "matroska,webm", so Matroska holding only WebM codecs counts as WebM."""
-    names = {n.strip() for n in (container or "").lower().split(",") if n.strip()}
-    if names & _ISO_NAMES:
-        return "iso"
-    if names == {"webm"} or ("webm" in names and codec in ("vp8", "vp9", "av1")):
-        return "webm"
-    if names & {"matroska", "webm"}:
-        return "mkv"
-    return ",".join(sorted(names))
-
-
-def format_label(container: str | None, codec: str | None, pix_fmt: str | None = None) -> str:
-    """A movie's format in words: "MPEG-4 Part 2 in AVI", "H.264 (yuv422p) in MP4/MOV"."""
-    name = codec_name(codec)
-    label = CODEC_LABELS.get(name, name or "an unknown codec")
-    if name == "h264" and pix_fmt and pix_fmt not in _H264_PIX_FMTS:
-        label += f" ({pix_fmt})"
-    kind = _container_kind(container, name)
-    where = {"iso": "MP4/MOV", "webm": "WebM", "mkv": "MKV (Matroska)"}.get(kind)
-    if where is None and kind:
-        where = CONTAINER_LABELS.get(kind, kind.upper())
-    return f"{label} in {where}" if where else label
-
-
-def playback_problem(container: str | None, codec: str | None,
-                     pix_fmt: str | None = None) -> str | None:
-    """Why a browser cannot play this format, or None when it can.
-
-    container: FFmpeg's demuxer name ("avi", "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm");
-    codec: FFmpeg's codec or decoder name ("mpeg4", "msmpeg4", "h264"); pix_fmt: the
-    decoder's pixel format (None: unknown, taken as fine). The rule is what Chrome,
-    Firefox and Safari all play: H.264 in 8-bit 4:2:0, VP8, VP9 or AV1, in MP4/MOV or WebM.
-    """
-    name = codec_name(codec)
-    kind = _container_kind(container, name)
-    label = format_label(container, codec, pix_fmt)
-    if name not in _BROWSER_CODECS:
-        return f"{label}: browsers do not decode {CODEC_LABELS.get(name, name or 'it')}"
-    if name == "h264" and pix_fmt and pix_fmt not in _H264_PIX_FMTS:
-        return f"{label}: browsers decode H.264 only as 8-bit 4:2:0 (yuv420p)"
-    if kind == "iso" or (kind == "webm" and name != "h264"):
-        return None
-    return f"{label}: browsers do not open that container"
-
-
-def browser_playable(container: str | None, codec: str | None,
-                     pix_fmt: str | None = None) -> bool:
-    """True when Chrome, Firefox and Safari can play this format (see playback_problem,
-    which gives the reason when not)."""
-    return playback_problem(container, codec, pix_fmt) is None
-
-
-def movie_playable(movie) -> bool | None:
-    """Whether the browser can play a movie's own file: recorded at ingest, else judged from
-    its recorded container and codec; None when neither is known (an older record)."""
-    if movie.browser_playable is not None:
-        return bool(movie.browser_playable)
-    if movie.container and movie.codec:
-        return browser_playable(movie.container, movie.codec)
-    return None
-
-
-def proxy_relpath(movie_id: int) -> str:
-    """movie.proxy_path as stored: relative to the workspace root."""
-    return f"{PROXIES_SUBDIR}/{movie_id:05d}.mp4"
-
-
-def proxy_command(movie_id: int) -> str:
-    return f"dfew-build movies proxy {movie_id}"
-
-
-@dataclass(frozen=True)
-class PlaybackSource:
-    """What the extractor page plays for a movie: `path` and `kind` ("proxy" or
-    "original"), or no path, `problem` (a sentence for the page) and `fix` (the command)."""
-
-    path: Path | None
-    kind: str | None = None
-    problem: str | None = None
-    fix: str | None = None
-
-    @property
-    def message(self) -> str | None:
-        return f"{self.problem} {self.fix}" if self.problem else None
-
-
-def playback_source(movie, workspace_root: Path) -> PlaybackSource:
-    """The file a browser should get for a movie: its proxy when there is one, else the
-    movie's own file unless a browser cannot play it (unknown playability: the file)."""
-    if movie.proxy_path:
-        proxy = Path(workspace_root) / movie.proxy_path
-        if proxy.is_file():
-            return PlaybackSource(proxy, "proxy")
-    if movie_playable(movie) is not False:
-        return PlaybackSource(Path(movie.path), "original")
-    label = format_label(movie.container, movie.codec, _pix_fmt_if_h264(movie))
-    return PlaybackSource(None, None, (f"This movie's format ({label}) cannot play in a "
-                                       "browser; an admin can make a playable copy with:"),
-                          proxy_command(movie.id))
-
-
-def _pix_fmt_if_h264(movie) -> str | None:
-    """An unplayable H.264 movie is so for its pixel format, which the row does not keep."""
-    if codec_name(movie.codec) != "h264" or not os.path.isfile(movie.path):
-        return None
-    facts = stream_facts(movie.path)
-    return facts.pix_fmt if facts else None
-
-
-# ---------------------------------------------------------------------------------------------
-# Making proxies
-
-@dataclass(frozen=True)
-class StreamFacts:
-    container: str
-    codec: str
-    pix_fmt: str | None
-    has_audio: bool
-    video_delay_s: float  # first decoded video frame - container start
-
-
-def stream_facts(path: str | os.PathLike) -> StreamFacts | None:
-    """Container, codec, pixel format, audio and first-frame delay of a file (one frame
-    decoded); None when PyAV cannot open it or it has no video."""
-    import av
-
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.FFmpegError, OSError):
-        return None
-    with container:
-        if not container.streams.video:
-            return None
-        stream = container.streams.video[0]
-        ctx = stream.codec_context
-        start = container.start_time / 1_000_000 if container.start_time is not None else None
-        first = _first_frame_time(container, stream)
-        delay = max(0.0, first - start) if first is not None and start is not None else 0.0
-        return StreamFacts(container.format.name, ctx.name, ctx.pix_fmt,
-                           bool(container.streams.audio), delay)
-
-
-def _first_frame_time(container, stream) -> float | None:
-    import av
-
-    try:
-        for packet in container.demux(stream):
-            try:
-                for frame in packet.decode():
-                    if frame.time is not None:
-                        return float(frame.time)
-            except av.FFmpegError:
-                continue
-    except av.FFmpegError:
-        return None
-    return None
 
 
 @dataclass(frozen=True)
@@ -482,8 +298,9 @@ def _run_ffmpeg(command: list[str], on_frames=None) -> None:
     """Run FFmpeg, reporting `frame=` progress; ProxyError with its last message on failure.
     stderr goes to a file: a damaged movie can log more than a pipe holds."""
     with tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=log, text=True, errors="replace")
+        # A child that dies with this process (media.children): no FFmpeg outlives a kill.
+        process = children.popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=log, text=True, errors="replace")
         done = 0
         try:
             for line in process.stdout:
@@ -498,6 +315,7 @@ def _run_ffmpeg(command: list[str], on_frames=None) -> None:
         finally:
             process.stdout.close()
             code = process.wait()
+            children.release(process)
         if code != 0:
             log.seek(0)
             lines = [line.strip() for line in log if line.strip()]
@@ -516,7 +334,7 @@ def check_proxy(path: Path, job: ProxyJob) -> tuple[int, str | None]:
             codec = stream.codec_context.name
             frames = stream.frames or sum(1 for p in container.demux(stream) if p.size)
             container.seek(0)
-            first = _first_frame_time(container, stream)
+            first = first_frame_time(container, stream)
     except (av.FFmpegError, IndexError) as exc:
         raise ProxyError(f"the proxy is unreadable ({exc})") from None
     if codec != "h264":
@@ -535,18 +353,6 @@ def check_proxy(path: Path, job: ProxyJob) -> tuple[int, str | None]:
         note = (f"the movie's recorded frame count {expected} was an estimate; the file "
                 f"holds {counted} frames")
     return frames, note
-
-
-def count_video_packets(path: str | os.PathLike) -> int | None:
-    """The number of video packets with data (demuxed, not decoded); None if unreadable."""
-    import av
-
-    try:
-        with av.open(str(path), metadata_errors="ignore") as container:
-            stream = container.streams.video[0]
-            return sum(1 for packet in container.demux(stream) if packet.size)
-    except (av.FFmpegError, IndexError, OSError):
-        return None
 
 
 def remove_stale_parts(folder: Path) -> int:

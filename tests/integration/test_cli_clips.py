@@ -189,3 +189,12 @@ def test_confirm_and_reject_commands(cli, ws, tmp_path):
         ("accepted", "zoe"), ("rejected", None), ("accepted", "zoe"), ("rejected", None)]
     stats = json.loads(cli("-w", ws, "clips", "stats", "--json").stdout)
     assert stats["per_extractor"][0]["proposed"] == 2
+
+
+def test_list_of_an_empty_workspace_says_what_to_run(cli, tmp_path):
+    cli("init", tmp_path / "empty")
+    result = cli("-w", tmp_path / "empty", "clips", "list")
+    assert result.exit_code == 0
+    assert result.stdout == ("no clips; add some with: dfew-build clips import CSV "
+                             "(or clips propose)\n")
+    assert json.loads(cli("-w", tmp_path / "empty", "clips", "list", "--json").stdout) == []

@@ -164,7 +164,8 @@ def test_interrupted_batch_keeps_what_finished(cli, ws, tmp_path, monkeypatch, j
 
     monkeypatch.setattr(ingest_module, "probe", probe_then_interrupt)
     result = cli("-w", ws, "ingest", "--jobs", jobs, folder)
-    assert result.exit_code == 1  # click's "Aborted!"
+    assert result.exit_code == 130  # 128 + SIGINT, no traceback, no click "Aborted!"
+    assert result.stderr == "\ninterrupted\n"
     assert [m["frame_count"] for m in _movies(cli, ws)] == [12, 13]
     monkeypatch.setattr(ingest_module, "probe", real_probe)
     result = cli("-w", ws, "ingest", folder)

@@ -77,6 +77,13 @@ def test_an_init_from_that_is_not_a_checkpoint(cli, ready, tmp_path):
     assert output.startswith(f"Error: cannot read the checkpoint {bogus}")
 
 
+def test_an_init_from_file_that_is_not_there(cli, ready, tmp_path):
+    missing = tmp_path / "gone" / "best.pt"
+    output = refused(cli, ready, "--model", "resnet3d_18", *COMMON, "--init-from", missing)
+    assert output == (f"Error: --init-from {missing}: no such checkpoint file (give a .pt "
+                      f"file, or the name of a run in {ready.runs_dir})")
+
+
 def test_an_init_from_of_another_shape(cli, ready):
     """A checkpoint of the same model with other widths: refused by the shape check on
     the meta device, before any folder."""

@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from dfew_build.db.models import Assignment, Clip, FaceTrack, Person, Vote
+from dfew_build.db.models import FaceTrack, Person
 from dfew_build.faces.store import TensorStore
 from dfew_build.formats.dfew_export import export_dfew
 from dfew_build.formats.former_dfer import export_former_dfer
 from dfew_build.splits import load_folds, plan_folds, save_folds
-from tests.dfew_fixture import face_image, write_clip_video, write_frames
+from tests.dfew_fixture import add_voted_clip, face_image, write_clip_video, write_frames
 
 # clip -> (votes in DFEW order, aligned frames); every clip single-labelled, cut and stored.
 CLIPS = {
@@ -55,13 +55,7 @@ def build(workspace, k: int = 2) -> None:
         for clip_id, (votes, frames) in CLIPS.items():
             path = f"clips/{clip_id:05d}.mp4"
             write_clip_video(root / path, clip_id)
-            session.add(Clip(id=clip_id, start_s=0, end_s=0.5, duration_s=0.5, path=path))
-            session.flush()
-            emotions = [code for code, n in enumerate(votes, 1) for _ in range(n)]
-            for rater, emotion in zip(raters, emotions):
-                session.add(Assignment(clip_id=clip_id, annotator_id=rater.id))
-                session.flush()
-                session.add(Vote(clip_id=clip_id, annotator_id=rater.id, emotion=emotion))
+            add_voted_clip(session, raters, clip_id, votes, path)
             storage = f"faces/frames/{clip_id:05d}"
             write_frames(root / storage, clip_id, frames, size=224)
             session.add(FaceTrack(clip_id=clip_id, detector="mtcnn", status="kept",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from sqlalchemy import select
 
-from dfew_build.db.models import Clip
+from dfew_build.db.models import Clip, Movie
 from tests.annotation_data import make_client, page_csrf, site_on
 from tests.databases import backends
+from tests.videos import write_video
+
+MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
 
 
 @pytest.fixture(params=backends())
@@ -32,6 +36,46 @@ def test_movie_list_and_page(site):
     assert f'src="/media/movie/{site.movie_id}"' in page.text
     assert 'id="mark-in"' in page.text and 'id="mark-out"' in page.text
     assert client.get("/extract/movie/999").status_code == 404
+
+
+def test_movie_list_says_which_movies_play_in_the_browser(site):
+    """Before opening a movie the extractor sees whether it plays as it is, plays from its
+    proxy, or needs `dfew-build movies proxy` first (the player's own choice of file)."""
+    root = site.workspace.root
+    (root / "proxies").mkdir(exist_ok=True)
+    write_video(root / "proxies/00002.mp4", frames=12, width=64, height=48, fps=12)
+    movies = {  # title: columns as ingest records them
+        "Rip": dict(container="avi", codec="mpeg4", browser_playable=False,
+                    proxy_path="proxies/00002.mp4"),
+        "Concert": dict(container="matroska,webm", codec="h264", browser_playable=False),
+        "Broadcast": dict(container="mpegts", codec="mpeg2video", browser_playable=False,
+                          proxy_path="proxies/00004.mp4"),  # recorded, but the file is gone
+        "Grade": dict(container=MP4, codec="h264", browser_playable=False),  # 10-bit H.264
+        "Moved": dict(container=MP4, codec="h264", browser_playable=True,
+                      path=str(root / "gone.mp4")),
+    }
+    with site.workspace.session() as s:
+        first = s.get(Movie, site.movie_id)
+        first.container, first.codec, first.browser_playable = MP4, "h264", True
+        for n, (title, columns) in enumerate(movies.items(), start=2):
+            s.add(Movie(**{"path": first.path, **columns}, sha256=f"{n:064x}", size_bytes=1,
+                        duration_s=60.0, fps=12.0, status="ok", title=title))
+    page = make_client(site, "extractor1").get("/extract")
+    assert page.status_code == 200
+    cells = {int(i): (state, html.unescape(text)) for state, i, text in re.findall(
+        r'<td class="playback playback-([a-z-]+)" id="playback-(\d+)">(.*?)</td>', page.text)}
+    fix = "An admin can make a browser copy with <code>dfew-build movies proxy {}</code>"
+    assert cells == {
+        1: ("direct", "Plays in the browser"),
+        2: ("proxy", "Plays, from a browser copy (same times as the movie)"),
+        3: ("needs-proxy", "Cannot play yet: its format (H.264 in MKV (Matroska)) does not "
+                           "play in browsers. " + fix.format(3)),
+        4: ("needs-proxy", "Cannot play yet: its format (MPEG-2 in MPEG-TS) does not play in "
+                           "browsers. " + fix.format(4)),
+        5: ("needs-proxy", "Cannot play yet: browsers cannot play this file. " + fix.format(5)),
+        6: ("missing", "Cannot play: the movie file is missing on the server; tell an admin"),
+    }
+    assert "style=" not in page.text and "<script>" not in page.text  # the CSP allows neither
 
 
 def test_save_a_clip(site):

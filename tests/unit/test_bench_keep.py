@@ -141,3 +141,15 @@ def test_train_and_evaluate_clean_what_a_killed_train_left(small):
     partial.write_bytes(b"half a checkpoint")
     train(small, tiny_config())  # a new run sweeps the others' folders
     assert not partial.exists()
+
+
+def test_a_run_from_before_keep_still_keeps_both_when_resumed(small):
+    """config.json without `keep` (older versions kept best.pt and last.pt): resuming it
+    for more epochs must not delete its best.pt."""
+    first = train(small, tiny_config(keep="both"))
+    config_path = first["run_dir"] / "config.json"
+    saved = json.loads(config_path.read_text())
+    del saved["keep"]
+    config_path.write_text(json.dumps(saved))
+    train(small, resume=first["run"], overrides={"epochs": 2})
+    assert (first["run_dir"] / "best.pt").is_file() and (first["run_dir"] / "last.pt").is_file()

@@ -157,7 +157,10 @@ def test_fold_all_headline_is_the_mean_over_folds_with_pooled_second(trained):
     assert summary["WAR"].iloc[2] == pytest.approx(round(100 * metrics["war"], 2))
     assert summary["WAR"].iloc[-1] == pytest.approx(round(100 * metrics["pooled"]["war"], 2))
     text = (base / "summary.md").read_text()
-    assert "| 3D Resnet18 | mean |" in text and "| 3D Resnet18 | pooled |" in text
+    # the table is padded to read as a table raw (issue 17 item 6): cells, not spacing
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()
+            if line.startswith("| 3D Resnet18")]
+    assert [row[1] for row in rows] == ["fd1", "fd2", "mean", "sd", "pooled"]
     assert "mean over 2 folds (± sd): UAR " in text
     assert "pooled over all 21 test predictions: " in text
     assert (base / "confusion.png").is_file()

@@ -88,5 +88,12 @@ def test_annotator_confusion_masks_unseen_rows_and_shows_scale_and_numbers(tmp_p
     assert texts.count("not seen") == 4 and len(texts) == 3 * 7 + 4
     assert texts[2] == ".20" and texts[0] == ".74"
     assert [t.get_text() for t in heatmap.get_yticklabels()] == [
-        "hap (4)", "sad (12)", "neu (20)", "ang (0)", "sur (0)", "dis (0)", "fea (0)"]
+        "hap (4)", "sad (12)", "neu (20)", "ang (0.2)", "sur (0)", "dis (0)", "fea (0)"]
     assert (tmp_path / "c.png").stat().st_size > 0
+
+
+def test_a_drawn_row_never_reads_zero_clips():
+    # 0.5 expected clips is drawn (SEEN_MIN_SUPPORT) and must not be labelled "(0)"
+    assert [plots._clips(x) for x in (0.0, 0.5, 0.98, 4.0, 12.3)] == [
+        "0", "0.5", "1", "4", "12.3"]
+    assert plots.SEEN_MIN_SUPPORT == 0.5
