@@ -52,8 +52,8 @@ from dfew_build.cli.clips import executor_options, make_executor
 @click.option("--json", "as_json", is_flag=True, help="Print the summary and every clip as JSON.")
 @pass_state
 def preprocess(state, detector, model_dir, device, frames, size, temporal, min_face_rate,
-               min_face, detect_size, detect_every, jobs, executor, ray_address, batched, clip_ids,
-               redo, as_json) -> None:
+               min_face, detect_size, detect_every, jobs, executor, ray_address, batched,
+               clip_ids, redo, as_json) -> None:
     """Detect, track, align and normalise the faces of every cut clip.
 
     For each clip: every frame is decoded and searched for faces; detections are linked
