@@ -284,4 +284,7 @@ def init_worker(detector_name: str, model_dir: str | None, options: FaceOptions,
 
 
 def run_in_worker(job: ClipJob) -> ClipResult:
-    return process_clip(job, _worker["detector"], _worker["options"], _worker["frames_root"])
+    # The decoder in a thread ahead of detection, as with --jobs 1: a worker whose
+    # neighbour is idle (the last clips) still uses both its decoder and its detector.
+    return process_clip(job, _worker["detector"], _worker["options"], _worker["frames_root"],
+                        prefetch=True)
