@@ -26,7 +26,7 @@ and for each:
   the kept clips' 16-frame tensors of `shared` against `shared_every_frame` (grey levels);
 * `--jobs 2` against `--jobs 1` with the defaults (target 1.7x on 2 cores).
 
---quick: decode, detection only and recall (no whole-stage runs): about a minute.
+--quick: decode, detection only and recall (no whole-stage runs): about two minutes.
 """
 
 from __future__ import annotations
