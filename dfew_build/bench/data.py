@@ -85,13 +85,38 @@ def load_labelled_clips(workspace, scheme: str | None, threshold: int = 6, *,
     for column, values in zip(VOTE_COLUMNS, votes.T):
         table[column] = values
     table.index.name = "clip_id"
-    return table.sort_index()
+    table = table.sort_index()
+    if scheme is not None:
+        # What the scheme holds beyond the labelled table, so a fold emptied by the label
+        # rule is explained (use --plurality) instead of looking absent from the scheme.
+        unlabelled = folds[~folds.index.isin(table.index)]
+        table.attrs["scheme_folds"] = sorted(int(f) for f in folds.unique())
+        table.attrs["unlabelled_by_fold"] = {int(f): int(n)
+                                             for f, n in unlabelled.value_counts().items()}
+    return table
+
+
+def missing_folds_hint(table: pd.DataFrame, folds: list[int]) -> str | None:
+    """Why scheme folds `folds` have no training clip, with the fix, or None when the
+    scheme itself has no such fold."""
+    unlabelled = table.attrs.get("unlabelled_by_fold", {})
+    held = [f for f in folds if unlabelled.get(f)]
+    if not held:
+        return None
+    clips = sum(unlabelled[f] for f in held)
+    return (f"fold(s) {', '.join(map(str, held))} of this scheme hold {clips} clip(s), none "
+            "single-labelled (more than the threshold of votes for one emotion); for folds "
+            "made with `dfew-build folds --subset all`, train with --plurality (each clip "
+            "takes its plurality vote, the label those folds were stratified by)")
 
 
 def split_fold(table: pd.DataFrame, fold: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """DFEW's protocol: train on the folds ≠ k, test on fold k."""
     folds = sorted(table["fold"].unique())
     if fold not in folds:
+        hint = missing_folds_hint(table, [fold])
+        if hint:
+            raise TrainingError(hint)
         raise TrainingError(f"fold {fold} has no clips in this scheme (folds: "
                             f"{', '.join(map(str, folds)) or 'none'})")
     train = table[table["fold"] != fold]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from dfew_build.bench import runs
 from dfew_build.bench.config import TrainConfig, validate
-from dfew_build.bench.data import load_labelled_clips, split_fold
+from dfew_build.bench.data import load_labelled_clips, missing_folds_hint, split_fold
 from dfew_build.bench.metrics import absent_note, fold_headline, headline_text, summarize
 from dfew_build.errors import TrainingError
 from dfew_build.tempfiles import temp_path
@@ -104,6 +104,13 @@ def _train(workspace, config, resume, dist, progress, on_epoch_end) -> dict:
     table = _labelled(workspace, config)
     folds = sorted(int(f) for f in table["fold"].unique()) if config.fold == "all" \
         else [config.fold]
+    if config.fold == "all":
+        # A fold left empty by the label rule would silently turn a k-fold scheme into a
+        # (k-1)-fold headline: refuse, naming the fix.
+        absent = [f for f in table.attrs.get("scheme_folds", []) if f not in folds]
+        hint = missing_folds_hint(table, absent)
+        if hint:
+            raise TrainingError(f"--fold all: {hint}")
     splits = {k: split_fold(table, k) for k in folds}
     name = resume or (runs.new_run_name(workspace.runs_dir, config.model,
                                         config.loss_name.replace("+", "-"), config.fold)

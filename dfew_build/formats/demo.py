@@ -37,8 +37,10 @@ def _explain(subset: str, kept_only: bool, count: int, k: int, groups: int) -> s
     if not kept_only:
         parts.append("--include-unprocessed: preprocessing kept too few clips")
     if groups < count:
+        again = f"dfew-build folds --k {k}" + (" --subset all" if subset == "all" else "") \
+            + ("" if kept_only else " --include-unprocessed")
         parts.append(f"near-duplicate or overlapping clips kept together: {groups} group(s) "
-                     "of clips (dfew-build folds reports the pairs)")
+                     f"of clips (`{again}` prints the pairs)")
     if k < MAX_K:
         units = f"{count} such clips" if groups == count else f"{groups} such groups"
         parts.append(f"k = {k} instead of DFEW's 5: the demo has only {units}")

@@ -138,3 +138,24 @@ def test_run_folder_without_a_checkpoint(cli, ready):
         f"Error: run {folder.name!r} has no checkpoint: it stopped before its first epoch "
         f"ended; continue it with `dfew-build train --resume {folder.name}`, or delete "
         f"{folder}")
+
+
+def test_a_fold_without_single_labels_names_plurality(cli, workspace):
+    """Folds made with `folds --subset all` can hold a fold of clips none of which is
+    single-labelled: `train` named it absent from the scheme, and `--fold all` quietly
+    became a 2-fold run. Both now refuse and name --plurality."""
+    ids = add_labelled_clips(workspace, [1, 2, 3, 4, 5, 6, 7] * 2, [1] * 7 + [2] * 7)
+    ids += add_labelled_clips(workspace, [1, 2, 3], [3] * 3, agreeing=5, seed=1)
+    clips = np.random.default_rng(0).integers(0, 256, (len(ids), 16, 16, 16, 3),
+                                              dtype=np.uint8)
+    write_tensor_store(workspace.tensors_dir, ids, clips)
+    hint = ("fold(s) 3 of this scheme hold 3 clip(s), none single-labelled (more than the "
+            "threshold of votes for one emotion); for folds made with `dfew-build folds "
+            "--subset all`, train with --plurality")
+    one = refused(cli, workspace, "--model", "resnet3d_18", *COMMON, "--fold", "3")
+    assert one.startswith(f"Error: {hint}"), one
+    every = refused(cli, workspace, "--model", "resnet3d_18", *COMMON, "--fold", "all")
+    assert every.startswith(f"Error: --fold all: {hint}"), every
+    # a fold the scheme does not have is still named as such
+    absent = refused(cli, workspace, "--model", "resnet3d_18", *COMMON, "--fold", "4")
+    assert absent.startswith("Error: fold 4 has no clips in this scheme (folds: 1, 2)"), absent

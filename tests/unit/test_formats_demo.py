@@ -52,8 +52,8 @@ def test_demo_keeps_copies_of_one_clip_in_one_fold(workspace):
     assert summary["folds"]["k"] == 4
     assert summary["folds"]["why"] == (
         "5 clip(s) in 4 folds; --include-unprocessed: preprocessing kept too few clips; "
-        "near-duplicate or overlapping clips kept together: 4 group(s) of clips (dfew-build "
-        "folds reports the pairs); k = 4 instead of DFEW's 5: the demo has only 4 such groups")
+        "near-duplicate or overlapping clips kept together: 4 group(s) of clips (`dfew-build "
+        "folds --k 4 --include-unprocessed` prints the pairs); k = 4 instead of DFEW's 5: the demo has only 4 such groups")
     with workspace.session() as session:
         folds = load_folds(session)
     assert folds[1] == folds[2] and sorted(folds.unique().tolist()) == [1, 2, 3, 4]
