@@ -156,6 +156,10 @@ def train(state, model, loss, ldl, ldl_weight, combo_alpha, combo_beta, lambda_,
     from dfew_build.errors import TrainingError
 
     workspace = state.workspace()
+    if amp and (device or "cpu") == "cpu" and not resume:
+        # autocast is CUDA only here: say so rather than train in float32 unasked
+        click.echo("warning: --amp (mixed precision) runs on CUDA only; this --device cpu "
+                   "run trains in float32", err=True)
     if resume:
         if model or init_from:
             raise TrainingError("--resume continues a run with its own settings; leave out "

@@ -159,3 +159,10 @@ def test_a_fold_without_single_labels_names_plurality(cli, workspace):
     # a fold the scheme does not have is still named as such
     absent = refused(cli, workspace, "--model", "resnet3d_18", *COMMON, "--fold", "4")
     assert absent.startswith("Error: fold 4 has no clips in this scheme (folds: 1, 2)"), absent
+
+
+def test_amp_on_the_cpu_is_named_not_silently_ignored(cli, ready):
+    result = cli("-w", ready.root, "train", "--model", "resnet3d_18", *COMMON, "--amp")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("warning: --amp (mixed precision) runs on CUDA only; "
+                                    "this --device cpu run trains in float32")
