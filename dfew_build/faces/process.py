@@ -72,6 +72,9 @@ class FaceOptions:
 class ClipJob:
     clip_id: int
     path: str  # absolute
+    # Estimated work, decoded pixels (frames x width x height of its movie); 0 when
+    # unknown (an imported clip): the scheduler then goes by file size.
+    pixels: float = 0.0
 
 
 @dataclass
