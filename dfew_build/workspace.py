@@ -372,12 +372,25 @@ def init_workspace(path: Path, database_url: str | None = None,
             workspace.config.get("database_url") or "", workspace._password, database_url):
         from dfew_build.db.session import redact_url
 
+        from dfew_build.db.password import PASSWORD_FILE, same_database as same
+
+        stored = workspace.config.get("database_url") or ""
+        if same(stored, None, _without_password(database_url)):
+            # Only the password differs (e.g. the first init's was mistyped): say where it is.
+            raise WorkspaceError(
+                f"{config_path} already names this database with another password; to change "
+                f"the password, write the new one into {root / PASSWORD_FILE} (mode 0600)")
         raise WorkspaceError(
             f"{config_path} already names database_url = "
-            f"{redact_url(workspace.config.get('database_url') or '')!r}; edit the file to "
-            "change it")
+            f"{redact_url(stored)!r}; edit the file to change it")
     workspace.migrate()
     return workspace, created
+
+
+def _without_password(url: str) -> str:
+    from dfew_build.db.password import split_password
+
+    return split_password(url)[0]
 
 
 def _load(root: Path, warn: Callable[[str], None] | None = None) -> Workspace:

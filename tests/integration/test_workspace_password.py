@@ -110,7 +110,9 @@ def test_postgres_connects_with_the_password_file(cli, tmp_path, open_umask):
         assert cli("init", root, "--database-url", bare).exit_code == 0
         other = make_url(url).set(password="wrong").render_as_string(hide_password=False)
         refused = cli("init", root, "--database-url", other)
-        assert refused.exit_code == 1 and "already names database_url" in refused.stderr
+        assert refused.exit_code == 1 and (
+            "already names this database with another password; to change the password, "
+            f"write the new one into {root / PASSWORD_FILE}") in refused.stderr
         assert "wrong" not in refused.stderr
         workspace = open_workspace(root)
         assert make_url(workspace.database_url).password == password
@@ -134,3 +136,16 @@ def _asks_for_a_password(url: str) -> bool:
         return True
     finally:
         engine.dispose()
+
+
+def test_init_again_with_another_password_says_where_it_goes(cli, tmp_path):
+    """A mistyped password at the first init (the server refused it): the second init
+    with the right one is told where the password lives instead of 'edit the file'."""
+    root = tmp_path / "ws"
+    cli("init", root, "--database-url", UNREACHABLE)
+    again = cli("init", root, "--database-url", UNREACHABLE.replace("s3cr", "n3w"))
+    assert again.exit_code == 1
+    assert again.stderr.strip() == (
+        f"Error: {root / CONFIG_NAME} already names this database with another password; to "
+        f"change the password, write the new one into {root / PASSWORD_FILE} (mode 0600)")
+    assert "n3w" not in again.output
