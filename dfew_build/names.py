@@ -91,3 +91,10 @@ def check_name(text: str, what: str = "the name", error: type[Exception] = Value
     if problem is not None:
         raise error(problem)
     return text
+
+
+def quoted(text: str) -> str:
+    """A name for a message: in single quotes as typed ("'Ann $\\foo'", not repr's doubled
+    backslash); with repr's escapes when it holds a character a terminal would act on (a
+    name stored before names were checked)."""
+    return repr(text) if unsafe_character(text) else f"'{text}'"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from dfew_build.cli.base import echo_json, echo_listing, format_table, pass_state
+from dfew_build.names import quoted
 
 ROLES = ("annotator", "extractor", "admin")
 _BASE_URL_HELP = ("Address people open, for the login link (default: [server] base_url in "
@@ -35,7 +38,7 @@ def _show_link(person, token: str, base_url: str, as_json: bool) -> None:
     if as_json:
         echo_json({**person_dict(person), "login_link": link, "token": token})
         return
-    click.echo(f"{person.role} {person.name!r}: login link (shown once; keep it private):")
+    click.echo(f"{person.role} {quoted(person.name)}: login link (shown once; keep it private):")
     click.echo(f"  {link}")
 
 
@@ -286,7 +289,7 @@ def deactivate_(state, name) -> None:
         before = clips_of(session, person.id)
         released = release_inactive(session)
         affected = before - clips_of(session, person.id)
-    click.echo(f"deactivated {person.name!r} (their link and sessions no longer work); "
+    click.echo(f"deactivated {quoted(person.name)} (their link and sessions no longer work); "
                f"{released} unvoted assignment(s) released")
     if released:
         _top_up(workspace, affected, "reassigned")
@@ -317,10 +320,10 @@ def exclude_(state, name, reason) -> None:
         votes = vote_count(session, person)
         since, why = person.excluded_at, person.excluded_reason
     if not changed:
-        click.echo(f"{person.name!r} is excluded already (since {since:%Y-%m-%d %H:%M}: "
+        click.echo(f"{quoted(person.name)} is excluded already (since {since:%Y-%m-%d %H:%M}: "
                    f"{why})")
     else:
-        click.echo(f"excluded {person.name!r}: their {votes} vote(s) stay stored and count "
+        click.echo(f"excluded {quoted(person.name)}: their {votes} vote(s) stay stored and count "
                    f"nowhere; {released} unvoted assignment(s) released")
     _top_up(workspace, affected, "assigned")
 
@@ -341,9 +344,9 @@ def include_(state, name) -> None:
         person, changed = include(session, name)
         votes = vote_count(session, person)
     if not changed:
-        click.echo(f"{person.name!r} is not excluded; nothing to do")
+        click.echo(f"{quoted(person.name)} is not excluded; nothing to do")
         return
-    click.echo(f"included {person.name!r}: their {votes} vote(s) count again; give them "
+    click.echo(f"included {quoted(person.name)}: their {votes} vote(s) count again; give them "
                "clips with: dfew-build assign")
 
 
@@ -356,5 +359,5 @@ def activate_(state, name) -> None:
 
     with state.workspace().session() as session:
         person = activate(session, name)
-    click.echo(f"activated {person.name!r}; issue a login link with: "
-               f"dfew-build people link {person.name!r}")
+    click.echo(f"activated {quoted(person.name)}; issue a login link with: "
+               f"dfew-build people link {shlex.quote(person.name)}")

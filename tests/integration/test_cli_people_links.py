@@ -61,5 +61,5 @@ def test_deactivate_and_link_revoke_open_sessions(cli, workspace):
         assert all(session.scalars(select(LoginSession.revoked_at)))
     assert _person(workspace, "Ann").token_hash is None
     result = cli("-w", workspace.root, "people", "activate", "Ann")
-    assert "issue a login link with: dfew-build people link 'Ann'" in result.output
+    assert "issue a login link with: dfew-build people link Ann" in result.output
     assert _person(workspace, "Ann").token_hash is None  # the old link stays dead

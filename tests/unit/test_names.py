@@ -37,3 +37,11 @@ def test_the_message_shows_the_name_escaped():
         "at position 4, which a terminal or browser would act on instead of showing; remove it "
         "and use plain text")
     assert "'Zoë \\u202eevil'" in name_problem("Zoë \u202eevil")  # é kept, U+202E escaped
+
+
+def test_quoted_shows_a_name_as_typed_and_escapes_only_unsafe_ones():
+    from dfew_build.names import quoted
+
+    assert quoted("Ann $\\foo{ x$") == "'Ann $\\foo{ x$'"   # one backslash, as typed
+    assert quoted("Zoë") == "'Zoë'"
+    assert quoted("bad\x1b[31m") == "'bad\\x1b[31m'"       # stored before names were checked
