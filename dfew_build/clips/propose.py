@@ -361,12 +361,12 @@ def _propose_with(executor, workspace, movie_ids: list[int], done: set, again: b
                 "threads": 1}
         spec["name"] = proposal_detector(workspace, **{
             k: v for k, v in spec.items() if k not in ("min_face", "detect_size")}).name
+    bar = MovieSecondsBar(workspace, [m for m in movie_ids if again or m not in done],
+                          progress)
     results = executor.map(_scan_task, scans, setup=(_scan_setup, (spec,)), ordered=True,
                            failed=lambda job, reason: ("failed", f"{job[0].path}: {reason}"))
     scanned = {job[0].id for job in scans}
     try:
-        bar = MovieSecondsBar(workspace, [m for m in movie_ids if again or m not in done],
-                              progress)
         for movie_id in movie_ids:
             with workspace.session() as session:
                 movie = session.get(Movie, movie_id)
