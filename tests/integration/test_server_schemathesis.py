@@ -11,11 +11,10 @@ the request that caused it.
 from __future__ import annotations
 
 import pytest
+import schemathesis  # the [test] extra: a missing install fails, not skips
+from hypothesis import HealthCheck, settings
 
-schemathesis = pytest.importorskip("schemathesis")
-from hypothesis import HealthCheck, settings  # noqa: E402
-
-from annotation_server import Settings, create_app  # noqa: E402
+from annotation_server import Settings, create_app
 from tests.annotation_data import build_site, csrf_of  # noqa: E402
 
 ROLES = {"annotator": "ann1", "extractor": "extractor1", "admin": "admin1"}
