@@ -368,11 +368,11 @@ def _run_batched(jobs: list[ClipJob], detector, options: FaceOptions, frames_roo
     from dfew_build.faces.batched import run_batched
 
     # Largest clips first: they decode longest, and the batch stays full to the end.
-    return run_batched(sorted(jobs, key=_clip_bytes, reverse=True), detector, options,
+    return run_batched(sorted(jobs, key=_clip_work, reverse=True), detector, options,
                        frames_root)
 
 
-def _clip_bytes(job: ClipJob) -> tuple[float, int]:
+def _clip_work(job: ClipJob) -> tuple[float, int]:
     """Sort key, largest work first: decoded pixels (frames x size, known for clips cut
     from a movie), then file size. File size alone put a long, easily compressed clip
     behind shorter busy ones (issue 18: the longest clip of the benchmark started third)."""
@@ -394,7 +394,7 @@ def _run_pool(jobs: list[ClipJob], detector: str, model_dir: str | None,
     finished = 0
     threads = max(1, (os.cpu_count() or 1) // workers)
     # Largest clips first, so no long clip starts last and keeps one worker busy alone.
-    jobs = sorted(jobs, key=_clip_bytes, reverse=True)
+    jobs = sorted(jobs, key=_clip_work, reverse=True)
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
                              initargs=(detector, model_dir, options, str(frames_root),
                                        threads)) as pool:
@@ -421,7 +421,7 @@ def _run_executor(executor, jobs: list[ClipJob], detector: str, model_dir: str |
     def failed(job: ClipJob, reason: str) -> ClipResult:
         return ClipResult(job.clip_id, detector, "failed", reason=f"{job.path}: {reason}")
 
-    jobs = sorted(jobs, key=_clip_bytes, reverse=True)
+    jobs = sorted(jobs, key=_clip_work, reverse=True)
     yield from executor.map(run_in_worker, jobs, failed=failed,
                             setup=(init_worker, (detector, model_dir, options,
                                                  str(frames_root), 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dfew_build.faces.pipeline import _clip_bytes
+from dfew_build.faces.pipeline import _clip_work
 from dfew_build.faces.process import ClipJob
 
 
@@ -15,5 +15,5 @@ def test_pixels_before_file_size(tmp_path):
     short_sd = ClipJob(2, str(big_file), pixels=48 * 640 * 360)
     imported = ClipJob(3, str(big_file))          # no movie: file size decides among these
     missing = ClipJob(4, str(tmp_path / "gone.mp4"))
-    order = sorted([short_sd, imported, missing, long_hd], key=_clip_bytes, reverse=True)
+    order = sorted([short_sd, imported, missing, long_hd], key=_clip_work, reverse=True)
     assert [job.clip_id for job in order] == [1, 2, 3, 4]
